@@ -1,0 +1,29 @@
+// The `xlts` toolstack CLI. `main(argv)` is exported so tests drive it in-process, as `xl` is driven
+// by scripts; each command lives in cli/commands/ and registers itself on the program.
+import { Command, CommanderError } from 'commander';
+import { registerBench } from './commands/bench.ts';
+import { registerDemo } from './commands/demo.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('xlts')
+    .description('Xen-style paravirtualization on KVM: the toolstack')
+    .version('0.1.0')
+    .exitOverride()
+    .showHelpAfterError();
+  registerDemo(program);
+  registerBench(program);
+  return program;
+}
+
+/** Runs the CLI; resolves to the process exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv]);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    process.stderr.write(`xlts: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+}
