@@ -12,33 +12,42 @@
 //       union __name##_sring_entry ring[1]; /* variable-length */
 //   };
 import { RingLayoutError } from './errors.ts';
+import { defineStruct } from './layout.ts';
 
 /** Page size of every ring protocol, whatever the guest's own page size (XEN_PAGE_SHIFT 12). */
 export const XEN_PAGE_SHIFT = 12;
 export const XEN_PAGE_SIZE = 1 << XEN_PAGE_SHIFT;
 
-/** Byte offsets of the sring header fields; the entries start at SRING_HEADER.ring. */
-export const SRING_HEADER = {
-  req_prod: 0,
-  req_event: 4,
-  rsp_prod: 8,
-  rsp_event: 12,
-  pvt: 16,
-  pvt_size: 4,
-  __pad: 20,
-  __pad_size: 44,
-  ring: 64,
-} as const;
+/**
+ * The header in front of the entries. The C struct is per ring type; every one has the same
+ * header, and the C-header test checks it against blkif's (entries start at offsetof(ring)).
+ * The index words are never encoded or decoded through this layout (they are read and written
+ * one at a time with Atomics); the layout is their single declaration of offsets.
+ */
+export const sringHeader = defineStruct(
+  'sring',
+  64,
+  {
+    req_prod: { offset: 0, type: 'u32' },
+    req_event: { offset: 4, type: 'u32' },
+    rsp_prod: { offset: 8, type: 'u32' },
+    rsp_event: { offset: 12, type: 'u32' },
+    // netif.smartpoll_active / tapif_user.msg / pvt_pad[4]: private to each protocol.
+    pvt: { offset: 16, type: { bytes: 4 }, c: 'pvt.pvt_pad' },
+    __pad: { offset: 20, type: { pad: 44 } },
+  },
+  { type: 'struct blkif_sring', sizeExpr: 'offsetof(struct blkif_sring, ring)' },
+);
 
 /** Size of the header in front of the entries. */
-export const SRING_HEADER_SIZE = SRING_HEADER.ring;
+export const SRING_HEADER_SIZE = sringHeader.size;
 
 /** Index of each header word in a Uint32Array laid over the header (offset / 4). */
 export const SRING_WORD = {
-  req_prod: SRING_HEADER.req_prod / 4,
-  req_event: SRING_HEADER.req_event / 4,
-  rsp_prod: SRING_HEADER.rsp_prod / 4,
-  rsp_event: SRING_HEADER.rsp_event / 4,
+  req_prod: sringHeader.fields.req_prod.offset / 4,
+  req_event: sringHeader.fields.req_event.offset / 4,
+  rsp_prod: sringHeader.fields.rsp_prod.offset / 4,
+  rsp_event: sringHeader.fields.rsp_event.offset / 4,
 } as const;
 
 /** The largest power of two <= x, for 0 <= x < 2^32 (io/ring.h's __RD32); 0 for 0. */
@@ -92,7 +101,7 @@ export function sringIndexWords(mem: Uint8Array): Uint32Array {
  */
 export function initSharedRing(mem: Uint8Array): void {
   const words = sringIndexWords(mem);
-  mem.fill(0, SRING_HEADER.pvt, SRING_HEADER_SIZE);
+  mem.fill(0, sringHeader.fields.pvt.offset, SRING_HEADER_SIZE);
   Atomics.store(words, SRING_WORD.req_prod, 0);
   Atomics.store(words, SRING_WORD.rsp_prod, 0);
   Atomics.store(words, SRING_WORD.req_event, 1);
