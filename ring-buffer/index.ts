@@ -10,3 +10,4 @@ export * from './xenstore-interface.ts';
 export * from './blkif.ts';
 export * from './netif.ts';
 export * from './xs-wire.ts';
+export * from './wire-layouts.ts';
