@@ -38,11 +38,19 @@ export function cCacheDir(): string {
   return path.join(base, 'c');
 }
 
+/** Where the toolchain is; tests point these at missing things to check the error messages. */
+export interface CToolchain {
+  readonly compiler: string;
+  readonly xenRingHeader: string;
+}
+
+const DEFAULT_TOOLCHAIN: CToolchain = { compiler: 'gcc', xenRingHeader: XEN_RING_HEADER };
+
 /** Throws CBuildError saying what to run when the Xen headers are not installed. */
-export function assertXenHeaders(): void {
-  if (!fs.existsSync(XEN_RING_HEADER)) {
+export function assertXenHeaders(toolchain: CToolchain = DEFAULT_TOOLCHAIN): void {
+  if (!fs.existsSync(toolchain.xenRingHeader)) {
     throw new CBuildError(
-      `${XEN_RING_HEADER} is missing (Debian package libxen-dev): run scripts/setup.sh`,
+      `${toolchain.xenRingHeader} is missing (Debian package libxen-dev): run scripts/setup.sh`,
     );
   }
 }
@@ -51,8 +59,8 @@ export function assertXenHeaders(): void {
  * Returns the path of an executable built from `spec`, compiling it first unless the cache holds
  * one for exactly this source, these arguments and these headers.
  */
-export function buildCProgram(spec: CProgramSpec): string {
-  assertXenHeaders();
+export function buildCProgram(spec: CProgramSpec, toolchain: CToolchain = DEFAULT_TOOLCHAIN): string {
+  assertXenHeaders(toolchain);
   const sourcePath = path.join(SOURCE_DIR, spec.source);
   const source = fs.readFileSync(sourcePath);
   const defines = Object.entries(spec.defines ?? {})
@@ -62,10 +70,11 @@ export function buildCProgram(spec: CProgramSpec): string {
   const trailing = [...(spec.extraArgs ?? [])];
 
   const hash = createHash('sha256');
+  hash.update(toolchain.compiler);
   hash.update(source);
   hash.update(JSON.stringify([args, trailing]));
   // The headers ring.h pulls in are part of what the binary means.
-  for (const header of [XEN_RING_HEADER, '/usr/include/xen/io/blkif.h', '/usr/include/xen/xen.h']) {
+  for (const header of [toolchain.xenRingHeader, '/usr/include/xen/io/blkif.h', '/usr/include/xen/xen.h']) {
     if (fs.existsSync(header)) hash.update(fs.readFileSync(header));
   }
   const stem = path.basename(spec.source, '.c');
@@ -76,16 +85,16 @@ export function buildCProgram(spec: CProgramSpec): string {
   fs.mkdirSync(dir, { recursive: true });
   const temporary = `${binary}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   try {
-    execFileSync('gcc', [...args, '-o', temporary, sourcePath, ...trailing], {
+    execFileSync(toolchain.compiler, [...args, '-o', temporary, sourcePath, ...trailing], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
   } catch (err) {
     fs.rmSync(temporary, { force: true });
     if (isErrnoException(err) && err.code === 'ENOENT') {
-      throw new CBuildError('gcc is not installed: run scripts/setup.sh');
+      throw new CBuildError(`${toolchain.compiler} is not installed: run scripts/setup.sh`);
     }
     const stderr = hasStderr(err) ? err.stderr.toString() : String(err);
-    throw new CBuildError(`gcc failed to build ${spec.source}:\n${stderr}`);
+    throw new CBuildError(`${toolchain.compiler} failed to build ${spec.source}:\n${stderr}`);
   }
   fs.renameSync(temporary, binary);
   return binary;
