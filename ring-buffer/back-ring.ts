@@ -73,14 +73,14 @@ export class BackRing {
     return idxDistance(min, prod);
   }
 
-  /** RING_COPY_REQUEST then req_cons++: a private copy of the next request. */
-  takeRequest(): Uint8Array {
+  /** RING_COPY_REQUEST then req_cons++: a private copy of the next request (in `into` when given). */
+  takeRequest(into?: Uint8Array): Uint8Array {
     this.throwIfLatched();
     const ahead = idxDistance(this.reqCons, this.seenReqProd);
     if (ahead === 0 || ahead > this.size) {
       if (this.unconsumedRequests() === 0) throw new RingEmptyError('back', 'no request to take');
     }
-    const entry = readSlot(this.g, this.reqCons);
+    const entry = readSlot(this.g, this.reqCons, into);
     this.reqCons = idxAdd(this.reqCons, 1);
     return entry;
   }

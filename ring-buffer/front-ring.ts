@@ -114,8 +114,8 @@ export class FrontRing {
     return avail;
   }
 
-  /** RING_COPY_RESPONSE then rsp_cons++: a private copy of the next response. */
-  takeResponse(): Uint8Array {
+  /** RING_COPY_RESPONSE then rsp_cons++: a private copy of the next response (in `into` when given). */
+  takeResponse(into?: Uint8Array): Uint8Array {
     this.throwIfLatched();
     const ahead = idxDistance(this.rspCons, this.seenRspProd);
     // Re-read the shared producer only when our validated view is used up (or the caller moved
@@ -123,7 +123,7 @@ export class FrontRing {
     if (ahead === 0 || ahead > this.size) {
       if (this.unconsumedResponses() === 0) throw new RingEmptyError('front', 'no response to take');
     }
-    const entry = readSlot(this.g, this.rspCons);
+    const entry = readSlot(this.g, this.rspCons, into);
     this.rspCons = idxAdd(this.rspCons, 1);
     return entry;
   }

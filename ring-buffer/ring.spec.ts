@@ -416,3 +416,26 @@ describe('overflow detection', () => {
     expect(() => front.takeResponse()).toThrow(RingOverflowError);
   });
 });
+
+describe('copy into a caller buffer', () => {
+  it('takeRequest/takeResponse fill the given buffer and reject one too small', () => {
+    const mem = new Uint8Array(4096);
+    initSharedRing(mem);
+    const front = new FrontRing(mem, 16);
+    const back = new BackRing(mem, 16);
+    front.putRequest(Uint8Array.from({ length: 16 }, (_, i) => i + 1));
+    front.pushRequests();
+    const into = new Uint8Array(16);
+    expect(() => back.takeRequest(new Uint8Array(8))).toThrow(/cannot hold/);
+    const req = back.takeRequest(into);
+    expect(req).toBe(into);
+    expect([...into]).toEqual(Array.from({ length: 16 }, (_, i) => i + 1));
+    // The copy is private: changing the shared slot afterwards does not reach it.
+    mem.fill(0xee, 64, 80);
+    expect(into[0]).toBe(1);
+    back.putResponse(Uint8Array.of(9, 9, 9, 9));
+    back.pushResponses();
+    const rsp = front.takeResponse(new Uint8Array(32));
+    expect([...rsp.subarray(0, 4)]).toEqual([9, 9, 9, 9]);
+  });
+});

@@ -70,6 +70,7 @@ export class WorkloadFront {
   private notifications = 0;
   private pushes = 0;
   private readonly scratch: Uint8Array;
+  private readonly inbox: Uint8Array;
 
   constructor(
     private readonly ring: FrontRing,
@@ -77,6 +78,7 @@ export class WorkloadFront {
     private readonly notify: Notify,
   ) {
     this.scratch = new Uint8Array(ring.entrySize);
+    this.inbox = new Uint8Array(ring.entrySize);
   }
 
   get done(): boolean {
@@ -88,7 +90,7 @@ export class WorkloadFront {
     const ring = this.ring;
     let moved = false;
     for (let n = ring.unconsumedResponses(); n > 0; n--) {
-      const rsp = ring.takeResponse();
+      const rsp = ring.takeResponse(this.inbox);
       const seq = readU32(rsp, 0);
       if (seq !== this.received || readU32(rsp, 4) !== (seq ^ CHECK_XOR) >>> 0 || rsp[8] !== RESPONSE_MARK) {
         throw new SequenceError('front', this.received, `got response ${seq} (check ${readU32(rsp, 4)}, mark ${rsp[8]})`);
@@ -132,12 +134,15 @@ export class WorkloadBack {
   private handled = 0;
   private notifications = 0;
   private pushes = 0;
+  private readonly inbox: Uint8Array;
 
   constructor(
     private readonly ring: BackRing,
     readonly total: number,
     private readonly notify: Notify,
-  ) {}
+  ) {
+    this.inbox = new Uint8Array(ring.entrySize);
+  }
 
   get done(): boolean {
     return this.handled === this.total;
@@ -148,7 +153,7 @@ export class WorkloadBack {
     const ring = this.ring;
     let answered = 0;
     for (let n = ring.unconsumedRequests(); n > 0; n--) {
-      const req = ring.takeRequest();
+      const req = ring.takeRequest(this.inbox);
       const seq = readU32(req, 0);
       if (seq !== this.handled || readU32(req, 4) !== (seq ^ CHECK_XOR) >>> 0) {
         throw new SequenceError('back', this.handled, `got request ${seq} (check ${readU32(req, 4)})`);
