@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerLab } from './commands/lab.ts';
 
 export function buildProgram(): Command {
   const program = new Command('xlts')
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerDemo(program);
   registerBench(program);
+  registerLab(program);
   return program;
 }
 
