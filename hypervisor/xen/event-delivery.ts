@@ -151,10 +151,11 @@ export class EventDelivery {
 
   /** HVMOP_set_evtchn_upcall_vector. Like Xen, delivers at once if an upcall is already pending. */
   setUpcallVector(vcpuId: number, vector: number): void {
-    const slot = this.slot(vcpuId);
+    // Xen checks the vector (-EINVAL) before it looks the vCPU up (-ENOENT).
     if (!Number.isInteger(vector) || vector < MIN_UPCALL_VECTOR || vector > 0xff) {
       throw new InvalidArgumentError(`upcall vector ${vector} is below 0x${MIN_UPCALL_VECTOR.toString(16)} or above 0xff`);
     }
+    const slot = this.slot(vcpuId);
     slot.vector = vector;
     this.reinjectIfPending(vcpuId);
   }

@@ -1,7 +1,13 @@
 // Fakes for the specs in this folder: guest memory in a plain ArrayBuffer with holes, a CpuContext
-// with a page table of our choosing, and recorders for the injected interfaces.
+// with a page table of our choosing, recorders for the injected interfaces, and a ready domain.
 import { GuestMemoryError, PAGE_SIZE, gpa, type Gpa, type GuestMemory, type MemoryRegion } from '../memory/guest-memory.ts';
-import type { AccessKind, CpuContext } from './guest-access.ts';
+import type { ConsoleIoSink } from './console-io.ts';
+import { XenDomain, type XenDomainConfig } from './domain.ts';
+import type { DomainEvent, DomainEventSink } from './domain-events.ts';
+import type { UpcallInjector } from './event-delivery.ts';
+import { identityTranslate, type AccessKind, type CpuContext } from './guest-access.ts';
+import type { HypercallArgs, HypercallOutcome } from './hypercall.ts';
+import { decode, encode, type Decoded, type FieldSpecs, type StructLayout } from './layout.ts';
 import type { HypervisorLog } from './log.ts';
 
 /** Guest RAM as regions over one ArrayBuffer (same semantics as FileGuestMemory). */
@@ -67,4 +73,50 @@ export class RecordingLog implements HypervisorLog {
   warn(message: string): void {
     this.lines.push(message);
   }
+}
+
+/** Records what the domain tells its engine: injections, wake-ups, domain events, console bytes. */
+export class EngineRecorder implements UpcallInjector, DomainEventSink, ConsoleIoSink {
+  readonly injected: Array<[number, number]> = [];
+  readonly woken: number[] = [];
+  readonly events: DomainEvent[] = [];
+  readonly output: number[] = [];
+  input: number[] = [];
+  inject(vcpuId: number, vector: number): void {
+    this.injected.push([vcpuId, vector]);
+  }
+  wake(vcpuId: number): void {
+    this.woken.push(vcpuId);
+  }
+  domainEvent(event: DomainEvent): void {
+    this.events.push(event);
+  }
+  write(bytes: Uint8Array): void {
+    this.output.push(...bytes);
+  }
+  read(max: number): Uint8Array {
+    return Uint8Array.from(this.input.splice(0, max));
+  }
+  get text(): string {
+    return new TextDecoder().decode(Uint8Array.from(this.output));
+  }
+}
+
+/** A domain over 64 pages of identity-mapped memory, with helpers to place structs and call. */
+export function testDomain(overrides: Partial<XenDomainConfig> = {}) {
+  const memory = ArrayGuestMemory.flat(64);
+  const engine = new EngineRecorder();
+  const log = new RecordingLog();
+  const domain = new XenDomain({ domid: 5, vcpus: 2, memory, injector: engine, events: engine, console: engine, log, ...overrides });
+  const cpu = (vcpuId = 0, cpl = 0): CpuContext => ({ vcpuId, cpl, translate: identityTranslate });
+  const call = (nr: number | bigint, ...args: Array<number | bigint>): HypercallOutcome => {
+    const a = [0n, 0n, 0n, 0n, 0n].map((z, i) => (args[i] === undefined ? z : BigInt(args[i]!))) as unknown as HypercallArgs;
+    return domain.dispatch(cpu(), nr, a);
+  };
+  const put = <F extends FieldSpecs>(layout: StructLayout<F>, addr: number, value: Decoded<F>): number => {
+    memory.view(gpa(addr), layout.size).set(encode(layout, value));
+    return addr;
+  };
+  const get = <F extends FieldSpecs>(layout: StructLayout<F>, addr: number): Decoded<F> => decode(layout, memory.view(gpa(addr), layout.size).slice());
+  return { memory, engine, log, domain, cpu, call, put, get };
 }
