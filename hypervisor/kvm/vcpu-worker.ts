@@ -1,0 +1,100 @@
+// The vCPU worker thread: a blocking KVM_RUN loop and nothing else. It knows no devices and no
+// Xen: every exit is handed to the main thread through the mailbox (vcpu-mailbox.ts) and the
+// worker blocks in Atomics.wait until it is answered. It owns no fd: it borrows the vCPU fd the
+// main thread created and maps kvm_run itself.
+import { parentPort, workerData } from 'node:worker_threads';
+import { currentThreadId } from '../native/thread-kick.ts';
+import { KvmIoctlError } from './errors.ts';
+import {
+  ANSWER,
+  CONTROL,
+  MAILBOX_WORDS as W,
+  WORKER_STATE,
+  type VcpuWorkerFailure,
+  type WorkerStateValue,
+  controlCommand,
+  isVcpuWorkerData,
+} from './vcpu-mailbox.ts';
+import { Vcpu } from './vcpu.ts';
+
+function setState(mb: Int32Array, state: WorkerStateValue): void {
+  Atomics.store(mb, W.STATE, state);
+  Atomics.add(mb, W.EVENTS, 1);
+  Atomics.notify(mb, W.EVENTS);
+}
+
+/** Blocks while the command is PAUSE, acknowledging each pause request it parks under. */
+function park(mb: Int32Array): void {
+  for (;;) {
+    const control = Atomics.load(mb, W.CONTROL);
+    if (controlCommand(control) !== CONTROL.PAUSE) break;
+    Atomics.store(mb, W.PAUSED_AT, control);
+    setState(mb, WORKER_STATE.PAUSED);
+    Atomics.wait(mb, W.CONTROL, control);
+  }
+  if (controlCommand(Atomics.load(mb, W.CONTROL)) === CONTROL.RUN) setState(mb, WORKER_STATE.RUNNING);
+}
+
+/** Hands the exit in kvm_run to the main thread and blocks until it answers. */
+function postExit(mb: Int32Array): number {
+  Atomics.store(mb, W.ANSWER, ANSWER.NONE);
+  Atomics.add(mb, W.EXIT_SEQ, 1);
+  setState(mb, WORKER_STATE.EXIT_PENDING);
+  while (Atomics.load(mb, W.ANSWER) === ANSWER.NONE) Atomics.wait(mb, W.ANSWER, ANSWER.NONE);
+  return Atomics.load(mb, W.ANSWER);
+}
+
+function runLoop(vcpu: Vcpu, mb: Int32Array): void {
+  // After an answered exit the worker must enter KVM_RUN once before anything else: that call
+  // completes the exit (copies IN data into the guest's registers, advances RIP). If a pause or
+  // stop is pending, immediate_exit is already set and the call returns EINTR right after.
+  let mustEnter = false;
+  for (;;) {
+    if (!mustEnter) {
+      const command = controlCommand(Atomics.load(mb, W.CONTROL));
+      if (command === CONTROL.STOP) return;
+      if (command === CONTROL.PAUSE) {
+        park(mb);
+        continue;
+      }
+    }
+    mustEnter = false;
+    if (vcpu.enter() === 'intr') continue;
+    if (postExit(mb) === ANSWER.STOP) {
+      // Leave the vCPU consistent for whoever inspects it after the stop.
+      vcpu.runPage.immediateExit = true;
+      vcpu.enter();
+      return;
+    }
+    setState(mb, WORKER_STATE.RUNNING);
+    mustEnter = true;
+  }
+}
+
+function failure(err: unknown): VcpuWorkerFailure {
+  if (err instanceof KvmIoctlError) return { type: 'failed', name: err.name, message: err.message, ioctl: err.ioctl, errno: err.errno };
+  if (err instanceof Error) return { type: 'failed', name: err.name, message: err.message };
+  return { type: 'failed', name: 'Error', message: String(err) };
+}
+
+function main(): void {
+  if (!isVcpuWorkerData(workerData)) throw new TypeError('vcpu-worker started without VcpuWorkerData');
+  const { vcpuFd, vcpuId, mmapSize } = workerData;
+  const mb = new Int32Array(workerData.mailbox);
+  let vcpu: Vcpu | null = null;
+  try {
+    vcpu = Vcpu.borrow(vcpuFd, vcpuId, mmapSize);
+    Atomics.store(mb, W.TID, currentThreadId());
+    setState(mb, WORKER_STATE.RUNNING);
+    runLoop(vcpu, mb);
+    vcpu.close();
+    setState(mb, WORKER_STATE.STOPPED);
+  } catch (err) {
+    vcpu?.close();
+    // Post before publishing FAILED so the main thread has the reason when it sees the state.
+    parentPort?.postMessage(failure(err));
+    setState(mb, WORKER_STATE.FAILED);
+  }
+}
+
+main();
