@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gpa } from '../memory/guest-memory.ts';
+import { buildAcpiTables } from './acpi.ts';
 import { BOOT_CS_SELECTOR, BOOT_DS_SELECTOR, BOOT_TR_SELECTOR, X86_CR0_ET, X86_CR0_PE, encodeSegmentDescriptor, pvhBootState } from './boot-state.ts';
 import { PF_R, PF_X, PT_LOAD, PT_NOTE, parseElf } from './elf.ts';
 import { XEN_ELFNOTE_PHYS32_ENTRY, pvhKernelFromElf } from './elf-notes.ts';
@@ -33,7 +34,7 @@ describe('loadPvhGuest', () => {
       kernel,
       cmdline: 'console=hvc0 root=/dev/xvda',
       modules: [{ data: initrd, cmdline: 'initrd' }, { data: new Uint8Array(10) }],
-      rsdp: gpa(0xe0000),
+      acpi: buildAcpiTables({ base: layout.acpiTables.base, size: layout.acpiTables.size, vcpus: 2 }),
     });
     expect(res.entry).toBe(0x100004);
     expect(memory.bytes.subarray(0x100000, 0x100040)).toEqual(kernel.image.bytes.subarray(kernel.image.programHeaders[0]!.offset).subarray(0, 64));
@@ -56,6 +57,7 @@ describe('loadPvhGuest', () => {
     expect(cString(memory, m0.cmdline_paddr)).toBe('initrd');
     expect(memory.bytes.subarray(m0.paddr, m0.paddr + 3000).every((b) => b === 0x42)).toBe(true);
     expect(hvmModlistEntry.decode(memory.bytes, si.modlist_paddr + 32).cmdline_paddr).toBe(0);
+    expect(new TextDecoder().decode(memory.bytes.subarray(0xe0000, 0xe0008))).toBe('RSD PTR ');
   });
 
   it('returns the PVH entry state with a matching boot GDT in memory', () => {
@@ -107,6 +109,8 @@ describe('loadPvhGuest', () => {
     const kernel = pvhKernelFromElf(parseElf(minimalPvhElf().bytes));
     expect(() => loadPvhGuest({ memory, layout, kernel, modules: [{ data: new Uint8Array(99) }] })).toThrow(LayoutError);
     expect(() => loadPvhGuest({ memory, layout, kernel })).toThrow(LayoutError);
+    const elsewhere = buildAcpiTables({ base: gpa(0x90000), size: 0x10000, vcpus: 1 });
+    expect(() => loadPvhGuest({ memory, layout, kernel, modules: [{ data: new Uint8Array(100) }], acpi: elsewhere })).toThrow(/outside the layout's ACPI area/);
     const mod = [{ data: new Uint8Array(100) }];
     expect(() => loadPvhGuest({ memory, layout, kernel, modules: mod, cmdline: 'x'.repeat(4096) })).toThrow(CommandLineError);
     expect(() => loadPvhGuest({ memory, layout, kernel, modules: mod, cmdline: 'a\0b' })).toThrow(/NUL/);

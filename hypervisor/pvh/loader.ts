@@ -3,6 +3,7 @@
 // GDT) and return the vCPU state to enter with. Every placement is checked before the first byte is
 // written, so a refused kernel leaves guest memory untouched.
 import { type GuestMemory, type Gpa, gpa } from '../memory/guest-memory.ts';
+import type { AcpiTables } from './acpi.ts';
 import { type PvhBootState, bootGdtBytes, pvhBootState } from './boot-state.ts';
 import { loadSegments, segmentFileBytes } from './elf.ts';
 import type { PvhKernel } from './elf-notes.ts';
@@ -22,8 +23,8 @@ export interface PvhLoadRequest {
   readonly kernel: PvhKernel;
   readonly cmdline?: string;
   readonly modules?: readonly BootModule[];
-  /** Guest-physical address of the ACPI RSDP if the caller wrote tables; 0/absent for none. */
-  readonly rsdp?: Gpa;
+  /** ACPI tables (buildAcpiTables for layout.acpiTables) to write and point start_info at; none if absent. */
+  readonly acpi?: AcpiTables;
   /** hvm_start_info.flags: 0 for a DomU. */
   readonly startInfoFlags?: number;
 }
@@ -63,6 +64,10 @@ export function loadPvhGuest(req: PvhLoadRequest): PvhLoadResult {
       }
     }
   }
+  const acpi = req.acpi;
+  if (acpi && (acpi.base < layout.acpiTables.base || acpi.base + acpi.bytes.length > layout.acpiTables.base + layout.acpiTables.size)) {
+    throw new LayoutError(`ACPI tables at 0x${acpi.base.toString(16)}+0x${acpi.bytes.length.toString(16)} are outside the layout's ACPI area`);
+  }
   const strings = packCommandLines(req.cmdline ?? '', modules, layout.cmdline, layout.cmdlineCapacity);
   const flags = req.startInfoFlags ?? 0;
 
@@ -80,6 +85,7 @@ export function loadPvhGuest(req: PvhLoadRequest): PvhLoadResult {
     if (m.data.length > 0) memory.view(layout.modules[i]!.base, m.data.length).set(m.data);
   }
   memory.view(layout.cmdline, strings.bytes.length).set(strings.bytes);
+  if (acpi) memory.view(acpi.base, acpi.bytes.length).set(acpi.bytes);
 
   const modlist = new Uint8Array(modules.length * hvmModlistEntry.size);
   layout.modules.forEach((m, i) =>
@@ -97,7 +103,7 @@ export function loadPvhGuest(req: PvhLoadRequest): PvhLoadResult {
     nr_modules: modules.length,
     modlist_paddr: modules.length > 0 ? layout.modlist : 0,
     cmdline_paddr: strings.kernelCmdline,
-    rsdp_paddr: req.rsdp ?? 0,
+    rsdp_paddr: acpi?.rsdp ?? 0,
     memmap_paddr: layout.memmapTable,
     memmap_entries: layout.memmap.length,
   });
