@@ -66,7 +66,7 @@ export class XenDomain {
     this.memory = config.memory;
     this.identity = defaultXenIdentity(config.identity);
     this.log = new RateLimitedLog(config.log ?? consoleLog, config.logLimits);
-    this.delivery = new EventDelivery({ memory: config.memory, vcpus: config.vcpus, injector: config.injector, log: this.log });
+    this.delivery = new EventDelivery({ memory: config.memory, vcpus: config.vcpus, injector: config.injector });
     this.evtchn = new EventChannelTable({
       domid: config.domid,
       delivery: this.delivery,

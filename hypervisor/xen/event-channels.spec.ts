@@ -14,8 +14,7 @@ import {
 import { AlreadyBoundError, InvalidArgumentError, NoFreePortError, NoSuchDomainError, NoSuchVcpuError } from './errors.ts';
 import { EventChannelTable } from './event-channels.ts';
 import { EventDelivery, type UpcallInjector } from './event-delivery.ts';
-import { RateLimitedLog } from './log.ts';
-import { ArrayGuestMemory, RecordingLog } from './test-support.ts';
+import { ArrayGuestMemory } from './test-support.ts';
 
 class Recorder implements UpcallInjector {
   readonly injected: Array<[number, number]> = [];
@@ -34,12 +33,11 @@ const VECTOR = 0xf3;
 function setup(vcpus = 2, maxPorts?: number) {
   const memory = ArrayGuestMemory.flat(64);
   const injector = new Recorder();
-  const log = new RecordingLog();
-  const delivery = new EventDelivery({ memory, vcpus, injector, log: new RateLimitedLog(log) });
+  const delivery = new EventDelivery({ memory, vcpus, injector });
   const table = new EventChannelTable({ domid: 5, delivery, ...(maxPorts === undefined ? {} : { maxPorts }) });
   const page = () => memory.view(gpa(Number(SHINFO_GFN) * PAGE_SIZE), PAGE_SIZE);
   const u64 = (offset: number) => new DataView(page().buffer, page().byteOffset).getBigUint64(offset, true);
-  return { memory, injector, log, delivery, table, page, u64 };
+  return { memory, injector, delivery, table, page, u64 };
 }
 
 describe('event delivery (2-level)', () => {
@@ -123,7 +121,6 @@ describe('events before shared_info is mapped and vcpu_info registration', () =>
     const port = s.table.bindIpi(0);
     s.table.send(port);
     expect(s.injector.injected).toEqual([]);
-    expect(s.log.lines.length).toBe(1);
     s.delivery.mapSharedInfo(SHINFO_GFN);
     expect(s.u64(0x800)).toBe(1n << BigInt(port));
     s.delivery.setUpcallVector(0, VECTOR); // Xen delivers at once when upcall_pending is set

@@ -19,7 +19,6 @@
 import { GuestMemoryError, PAGE_SIZE, gpa, type Gpa, type GuestMemory } from '../memory/guest-memory.ts';
 import { BITS_PER_EVTCHN_WORD, MIN_UPCALL_VECTOR, XEN_LEGACY_MAX_VCPUS, XEN_PAGE_SIZE } from './abi.ts';
 import { InvalidArgumentError, NoSuchVcpuError } from './errors.ts';
-import type { RateLimitedLog } from './log.ts';
 import { SharedInfoView, VCPU_INFO_SIZE, VcpuInfoView, shared_info } from './shared-info.ts';
 
 /**
@@ -49,13 +48,11 @@ export interface EventDeliveryOptions {
   readonly memory: GuestMemory;
   readonly vcpus: number;
   readonly injector: UpcallInjector;
-  readonly log: RateLimitedLog;
 }
 
 export class EventDelivery {
   private readonly memory: GuestMemory;
   private readonly injector: UpcallInjector;
-  private readonly log: RateLimitedLog;
   private readonly slots: VcpuSlot[];
   private shared: SharedInfoView;
   private sharedGfn: number | null = null;
@@ -65,7 +62,6 @@ export class EventDelivery {
   constructor(options: EventDeliveryOptions) {
     this.memory = options.memory;
     this.injector = options.injector;
-    this.log = options.log;
     // Until the guest maps shared_info, its bits live in a private page. Xen's shared_info page
     // exists from domain creation, so events raised before the mapping must survive it.
     this.shared = new SharedInfoView(new Uint8Array(XEN_PAGE_SIZE));
@@ -199,13 +195,9 @@ export class EventDelivery {
   /** upcall_pending just went 0 -> 1 (or was forced to 1): inject if the guest gave us a vector. */
   private kick(vcpuId: number): void {
     const vector = this.slot(vcpuId).vector;
-    if (vector === 0) {
-      // Normal early in boot (Linux sets the vector in init_IRQ); the event waits for
-      // setUpcallVector, which delivers it. Logged because a guest that never sets one gets nothing.
-      this.log.warn(`no-vector:${vcpuId}`, `vCPU ${vcpuId} has an event pending but no upcall vector yet`);
-      return;
-    }
-    this.injector.inject(vcpuId, vector);
+    // No vector yet is normal early in boot: Linux registers vcpu_info (which marks everything
+    // pending) before init_IRQ sets the vector. The event waits; setUpcallVector delivers it.
+    if (vector !== 0) this.injector.inject(vcpuId, vector);
   }
 
   private slot(vcpuId: number): VcpuSlot {
