@@ -199,7 +199,7 @@ struct shared_info {
     uint32_t wc_sec;
     uint32_t wc_nsec;
     uint32_t wc_sec_hi;
-    /* arch_shared_info follows; the guests do not use it. */
+    uint8_t arch[48]; /* struct arch_shared_info: PV-only fields, unused by PVH guests */
 };
 
 /* The PVH start-of-day structures (arch-x86/hvm/start_info.h). */
@@ -235,6 +235,7 @@ _Static_assert(sizeof(struct vcpu_info) == 64, "vcpu_info");
 _Static_assert(__builtin_offsetof(struct shared_info, evtchn_pending) == 0x800, "shared_info.evtchn_pending");
 _Static_assert(__builtin_offsetof(struct shared_info, evtchn_mask) == 0xa00, "shared_info.evtchn_mask");
 _Static_assert(__builtin_offsetof(struct shared_info, wc_version) == 0xc00, "shared_info.wc_version");
+_Static_assert(sizeof(struct shared_info) == 3136, "shared_info");
 _Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info");
 
 #endif /* XTF_XEN_H */
