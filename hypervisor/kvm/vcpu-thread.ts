@@ -144,6 +144,12 @@ export class VcpuThread {
   private readonly waitAsync: WaitAsync;
   /** Resolves with why the thread ended; rejects with VcpuThreadError/VcpuExitHandlerError. */
   readonly done: Promise<VcpuStopReason>;
+  /**
+   * Resolves once the worker has mapped kvm_run and reached its run loop (starting a worker that
+   * loads TypeScript takes a few hundred milliseconds); rejects if it never gets there.
+   */
+  readonly ready: Promise<void>;
+  private markReady: () => void = () => undefined;
 
   private constructor(
     private readonly vcpu: Vcpu,
@@ -180,9 +186,14 @@ export class VcpuThread {
       });
       this.worker.on('exit', resolve);
     });
+    const reachedLoop = new Promise<void>((resolve) => {
+      this.markReady = resolve;
+    });
     this.done = this.pump(exited);
-    // `done` is also reached through stop(); an unobserved rejection must not crash the process.
+    this.ready = Promise.race([reachedLoop, this.done.then(() => undefined)]);
+    // Both are also reached through other calls; an unobserved rejection must not crash the process.
     this.done.catch(() => undefined);
+    this.ready.catch(() => undefined);
   }
 
   /**
@@ -208,7 +219,11 @@ export class VcpuThread {
 
   /** Parks the vCPU outside KVM_RUN; resolves once it is parked (registers are then stable). */
   pause(): Promise<void> {
-    this.transition('pause');
+    try {
+      this.transition('pause');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const control = this.command(CONTROL.PAUSE);
     return new Promise<void>((resolve, reject) => {
       this.pauseWaiters.push({ control, resolve, reject });
@@ -225,7 +240,11 @@ export class VcpuThread {
 
   /** Stops the vCPU (wherever it is) and ends the worker; resolves like `done`. */
   stop(): Promise<VcpuStopReason> {
-    this.transition('stop');
+    try {
+      this.transition('stop');
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.command(CONTROL.STOP);
     return this.done;
   }
@@ -302,6 +321,7 @@ export class VcpuThread {
       if (wait.async) await Promise.race([wait.value, exited]);
       if (exitCode !== null) break;
       seen = Atomics.load(this.mb, W.EVENTS);
+      if (Atomics.load(this.mb, W.TID) !== 0) this.markReady();
       await this.answerExit();
       this.settlePauseWaiters();
     }
