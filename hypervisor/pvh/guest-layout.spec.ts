@@ -31,6 +31,7 @@ describe('planGuestLayout', () => {
       { addr: S, size: 66 * PAGE_SIZE, type: RES },
       { addr: 0xfec00000, size: PAGE_SIZE, type: RES },
       { addr: 0xfee00000, size: PAGE_SIZE, type: RES },
+      { addr: 0xfeffc000, size: 4 * PAGE_SIZE, type: RES },
     ]);
     expect(l.memoryRegions).toEqual([{ base: 0, size: 64 * MiB, fileOffset: 0 }]);
     expect(l.grantFrames).toEqual({ base: S, size: 64 * PAGE_SIZE });
@@ -46,7 +47,7 @@ describe('planGuestLayout', () => {
       for (const [a, b] of l.memmap.slice(0, -1).map((e, i) => [e, l.memmap[i + 1]!] as const)) {
         expect(a.addr + a.size).toBeLessThanOrEqual(b.addr);
       }
-      for (const page of [l.startInfo, l.modlist, l.memmapTable, l.cmdline, l.bootGdt, l.consoleRing, l.xenstoreRing, l.grantFrames.base, l.acpiTables.base, l.lapic, l.ioapic]) {
+      for (const page of [l.startInfo, l.modlist, l.memmapTable, l.cmdline, l.bootGdt, l.consoleRing, l.xenstoreRing, l.grantFrames.base, l.acpiTables.base, l.lapic, l.ioapic, l.kvmIdentityMap, l.kvmTss]) {
         expect(isInRam(l, page, 1)).toBe(false);
       }
       // Modules are RAM (the guest frees its initrd), page-aligned, below 4 GiB and above 1 MiB.

@@ -21,6 +21,9 @@
 //   S+0x42000  - 0xfebfffff       (hole)     not in the map: free for the guest to map things into
 //   0xfec00000 - 0xfec00fff       RESERVED   IOAPIC
 //   0xfee00000 - 0xfee00fff       RESERVED   local APIC
+//   0xfeffc000 - 0xfeffffff       RESERVED   KVM's private pages on Intel: EPT identity map (1 page,
+//                                            KVM_SET_IDENTITY_MAP_ADDR) and real-mode TSS (3 pages,
+//                                            KVM_SET_TSS_ADDR); not backed by the memory file
 //   0x100000000 - ...             RAM        memory beyond LOW_RAM_LIMIT, relocated above 4 GiB
 //
 // where S = min(memorySize, LOW_RAM_LIMIT) - 0x42000 (S is page-aligned, as memorySize must be).
@@ -64,6 +67,11 @@ export const LOW_RAM_LIMIT = 3 * GiB;
 export const HIGH_MEMORY_BASE = 4 * GiB;
 export const IOAPIC_PADDR = 0xfec00000;
 export const LAPIC_PADDR = 0xfee00000;
+/** KVM_SET_IDENTITY_MAP_ADDR: one page KVM itself fills (VMX, unrestricted guest off). */
+export const KVM_IDENTITY_MAP_PADDR = 0xfeffc000;
+/** KVM_SET_TSS_ADDR: three pages KVM itself uses (VMX real-mode emulation). */
+export const KVM_TSS_PADDR = 0xfeffd000;
+const KVM_PRIVATE_SIZE = 0x4000;
 
 /** Pages kept reserved for grant frames (Xen's default maximum for a domain is 64). */
 export const GRANT_FRAMES_RESERVED = 64;
@@ -113,6 +121,9 @@ export interface GuestLayout {
   readonly modules: readonly PlacedRange[];
   readonly lapic: Gpa;
   readonly ioapic: Gpa;
+  /** Where the shim points KVM_SET_IDENTITY_MAP_ADDR and KVM_SET_TSS_ADDR (reserved in the map). */
+  readonly kvmIdentityMap: Gpa;
+  readonly kvmTss: Gpa;
 }
 
 export function planGuestLayout(req: GuestLayoutRequest): GuestLayout {
@@ -153,6 +164,7 @@ export function planGuestLayout(req: GuestLayoutRequest): GuestLayout {
     { addr: specialBase, size: lowTop - specialBase, type: X },
     { addr: IOAPIC_PADDR, size: PAGE_SIZE, type: X },
     { addr: LAPIC_PADDR, size: PAGE_SIZE, type: X },
+    { addr: KVM_IDENTITY_MAP_PADDR, size: KVM_PRIVATE_SIZE, type: X },
   ];
   if (highSize > 0) ranges.push({ addr: HIGH_MEMORY_BASE, size: highSize, type: R });
   const memmap = mergeAdjacent(ranges);
@@ -179,6 +191,8 @@ export function planGuestLayout(req: GuestLayoutRequest): GuestLayout {
     modules,
     lapic: gpa(LAPIC_PADDR),
     ioapic: gpa(IOAPIC_PADDR),
+    kvmIdentityMap: gpa(KVM_IDENTITY_MAP_PADDR),
+    kvmTss: gpa(KVM_TSS_PADDR),
   };
 }
 
@@ -202,6 +216,10 @@ function mergeAdjacent(entries: readonly MemmapEntry[]): MemmapEntry[] {
     else out.push(e);
   }
   return out;
+}
+
+if (KVM_TSS_PADDR !== KVM_IDENTITY_MAP_PADDR + PAGE_SIZE || KVM_TSS_PADDR + 3 * PAGE_SIZE !== KVM_IDENTITY_MAP_PADDR + KVM_PRIVATE_SIZE) {
+  throw new LayoutError('KVM private pages: identity map page then three TSS pages');
 }
 
 // The start_info page holds start_info and the module list; keep that claim checked.
