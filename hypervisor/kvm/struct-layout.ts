@@ -60,7 +60,15 @@ export interface CTypeRef {
   readonly member?: string;
 }
 
+interface PlannedField {
+  readonly name: string;
+  readonly spec: FieldSpec;
+}
+
 export class StructLayout<S extends FieldMap> {
+  /** The members in declaration order, computed once: decode/encode are on the exit hot path. */
+  private readonly plan: readonly PlannedField[];
+
   constructor(
     readonly c: CTypeRef,
     readonly size: number,
@@ -85,6 +93,7 @@ export class StructLayout<S extends FieldMap> {
       const cur = spans[i]!;
       if (cur.start < prev.end) throw new StructLayoutError(`${c.type}: ${cur.name} overlaps ${prev.name}`);
     }
+    this.plan = Object.entries(fields).map(([name, spec]) => ({ name, spec }));
   }
 
   offsetOf(name: keyof S & string): number {
@@ -100,9 +109,7 @@ export class StructLayout<S extends FieldMap> {
       throw new StructLayoutError(`${this.c.type}: ${this.size} bytes at ${offset} do not fit in ${view.byteLength}`);
     }
     const out: Record<string, unknown> = {};
-    for (const [name, f] of Object.entries(this.fields)) {
-      out[name] = decodeField(view, offset, f);
-    }
+    for (const { name, spec } of this.plan) out[name] = decodeField(view, offset, spec);
     return out as StructValue<S>;
   }
 
@@ -114,9 +121,7 @@ export class StructLayout<S extends FieldMap> {
     target.fill(0, offset, offset + this.size);
     const view = new DataView(target.buffer, target.byteOffset, target.byteLength);
     const record = value as Record<string, unknown>;
-    for (const [name, f] of Object.entries(this.fields)) {
-      encodeField(view, offset, f, record[name], `${this.c.type}.${name}`);
-    }
+    for (const { name, spec } of this.plan) encodeField(view, offset, spec, record[name], this.c.type, name);
     return target;
   }
 
@@ -161,28 +166,41 @@ function decodeField(view: DataView, base: number, f: FieldSpec): unknown {
   return Array.from({ length: f.count }, (_, i) => decodeScalar(view, at + i * width, f.type));
 }
 
-function encodeScalar(view: DataView, at: number, type: ScalarType, v: unknown, where: string): void {
+const U64_MAX = 0xffff_ffff_ffff_ffffn;
+const INTEGER_RANGE: Record<Exclude<ScalarType, 'u64'>, readonly [number, number]> = {
+  u8: [0, 0xff],
+  u16: [0, 0xffff],
+  u32: [0, 0xffff_ffff],
+  i32: [-0x8000_0000, 0x7fff_ffff],
+};
+
+// `struct`/`member` name the value in errors; the message is only built on failure.
+function encodeScalar(view: DataView, at: number, type: ScalarType, v: unknown, struct: string, member: string): void {
   if (type === 'u64') {
-    if (typeof v !== 'bigint' || v < 0n || v > 0xffff_ffff_ffff_ffffn) throw new StructLayoutError(`${where}: not a u64: ${String(v)}`);
+    if (typeof v !== 'bigint' || v < 0n || v > U64_MAX) throw new StructLayoutError(`${struct}.${member}: not a u64: ${String(v)}`);
     view.setBigUint64(at, v, true);
     return;
   }
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new StructLayoutError(`${where}: not an integer: ${String(v)}`);
-  const ranges: Record<Exclude<ScalarType, 'u64'>, [number, number]> = {
-    u8: [0, 0xff],
-    u16: [0, 0xffff],
-    u32: [0, 0xffff_ffff],
-    i32: [-0x8000_0000, 0x7fff_ffff],
-  };
-  const [lo, hi] = ranges[type];
-  if (v < lo || v > hi) throw new StructLayoutError(`${where}: ${v} does not fit in ${type}`);
-  if (type === 'u8') view.setUint8(at, v);
-  else if (type === 'u16') view.setUint16(at, v, true);
-  else if (type === 'u32') view.setUint32(at, v, true);
-  else view.setInt32(at, v, true);
+  const [lo, hi] = INTEGER_RANGE[type];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw new StructLayoutError(`${struct}.${member}: ${String(v)} does not fit in ${type}`);
+  }
+  switch (type) {
+    case 'u8':
+      view.setUint8(at, v);
+      return;
+    case 'u16':
+      view.setUint16(at, v, true);
+      return;
+    case 'u32':
+      view.setUint32(at, v, true);
+      return;
+    case 'i32':
+      view.setInt32(at, v, true);
+  }
 }
 
-function encodeField(view: DataView, base: number, f: FieldSpec, v: unknown, where: string): void {
+function encodeField(view: DataView, base: number, f: FieldSpec, v: unknown, struct: string, member: string): void {
   const at = base + f.offset;
   if ('struct' in f) {
     const target = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
@@ -190,15 +208,15 @@ function encodeField(view: DataView, base: number, f: FieldSpec, v: unknown, whe
       f.struct.encode(v as StructValue<FieldMap>, target, at);
       return;
     }
-    if (!Array.isArray(v) || v.length !== f.count) throw new StructLayoutError(`${where}: expected ${f.count} elements`);
+    if (!Array.isArray(v) || v.length !== f.count) throw new StructLayoutError(`${struct}.${member}: expected ${f.count} elements`);
     v.forEach((el, i) => f.struct.encode(el as StructValue<FieldMap>, target, at + i * f.struct.size));
     return;
   }
   if (f.count === undefined) {
-    encodeScalar(view, at, f.type, v, where);
+    encodeScalar(view, at, f.type, v, struct, member);
     return;
   }
-  if (!Array.isArray(v) || v.length !== f.count) throw new StructLayoutError(`${where}: expected ${f.count} elements`);
+  if (!Array.isArray(v) || v.length !== f.count) throw new StructLayoutError(`${struct}.${member}: expected ${f.count} elements`);
   const width = SCALAR_SIZE[f.type];
-  v.forEach((el, i) => encodeScalar(view, at + i * width, f.type, el, `${where}[${i}]`));
+  for (let i = 0; i < f.count; i++) encodeScalar(view, at + i * width, f.type, v[i], struct, `${member}[${i}]`);
 }
