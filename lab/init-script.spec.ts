@@ -4,7 +4,7 @@ import { labInitScript } from './init-script.ts';
 import { LAB_PORT, LAB_TAG } from './protocol.ts';
 
 describe('labInitScript', () => {
-  const script = labInitScript(['virtio', 'virtio_pci', 'kvm', 'kvm_amd']);
+  const script = labInitScript([['virtio', 'virtio_pci'], ['kvm', 'kvm_amd']]);
 
   it('is valid sh', () => {
     const r = spawnSync('/bin/sh', ['-n'], { input: script, encoding: 'utf8' });
@@ -12,9 +12,9 @@ describe('labInitScript', () => {
     expect(r.status).toBe(0);
   });
 
-  it('loads the modules in the order given, and uses the protocol names', () => {
-    expect(script).toContain('for m in virtio virtio_pci kvm kvm_amd; do');
-    for (const name of Object.values(LAB_PORT)) expect(script).toContain(`port ${name}`);
+  it('loads each module group in the order given, groups in parallel, and uses the protocol names', () => {
+    expect(script).toContain('for group in "virtio virtio_pci" "kvm kvm_amd"; do');
+    for (const name of Object.values(LAB_PORT)) expect(script).toContain(`      ${name}) `);
     expect(script).toContain(` ${LAB_TAG.hostRoot} $R`);
     expect(script).toContain(` ${LAB_TAG.job} /job`);
   });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LAB_ROOT_MODULES, labCacheDir } from './lab-image.ts';
+import { LAB_MODULE_GROUPS, labCacheDir } from './lab-image.ts';
 
 describe('labCacheDir', () => {
   it('prefers XLTS_CACHE_DIR, then XDG_CACHE_HOME, then ~/.cache', () => {
@@ -9,8 +9,8 @@ describe('labCacheDir', () => {
   });
 });
 
-describe('LAB_ROOT_MODULES', () => {
+describe('LAB_MODULE_GROUPS', () => {
   it('names what the lab needs: virtio PCI, 9p over virtio, virtio-serial, kvm_amd', () => {
-    expect([...LAB_ROOT_MODULES].sort()).toEqual(['9p', '9pnet_virtio', 'kvm_amd', 'virtio_console', 'virtio_pci']);
+    expect(LAB_MODULE_GROUPS.flat().sort()).toEqual(['9p', '9pnet_virtio', 'kvm_amd', 'virtio_console', 'virtio_pci']);
   });
 });

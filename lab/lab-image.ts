@@ -38,11 +38,12 @@ const KERNEL_METAPACKAGE = 'linux-image-amd64';
 const KERNEL_PACKAGE_PATTERN = /^linux-image-6\.1\.[0-9]+-[0-9]+-amd64$/;
 
 /**
- * Modules the lab needs for itself; their dependencies are added from each module's .modinfo.
- * For Debian 6.1 that expands to: virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev
- * virtio_pci 9pnet 9pnet_virtio netfs fscache 9p virtio_console irqbypass kvm ccp kvm_amd.
+ * Modules the lab needs for itself, in groups the init loads in parallel; each module's
+ * dependencies are added from its .modinfo, and the groups' closures must not overlap. For
+ * Debian 6.1 that expands to: virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio
+ * virtio_pci 9pnet 9pnet_virtio netfs fscache 9p virtio_console, and irqbypass kvm ccp kvm_amd.
  */
-export const LAB_ROOT_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'virtio_console', 'kvm_amd'] as const;
+export const LAB_MODULE_GROUPS = [['virtio_pci', '9pnet_virtio', '9p', 'virtio_console'], ['kvm_amd']] as const;
 
 const APT_LISTS_DIR = '/var/lib/apt/lists';
 
@@ -111,8 +112,8 @@ export async function ensureLabImage(
         recipe: LAB_RECIPE_VERSION,
         kernel: `${kernel.package}_${kernel.version}`,
         busybox: createHash('sha256').update(busybox).digest('hex'),
-        modules: LAB_ROOT_MODULES,
-        init: labInitScript(['@MODULES@']),
+        modules: LAB_MODULE_GROUPS,
+        init: labInitScript([['@MODULES@']]),
       }),
     )
     .digest('hex')
@@ -126,7 +127,8 @@ export async function ensureLabImage(
   }
 
   log(`building the lab initramfs (${key})`);
-  const modules = labModules(kernel);
+  const groups = labModules(kernel);
+  const modules = groups.flat();
   const entries: CpioEntry[] = [
     ...['bin', 'dev', 'proc', 'sys', 'lib', 'lib/modules', 'tmp'].map(
       (path): CpioEntry => ({ kind: 'dir', path }),
@@ -140,7 +142,12 @@ export async function ensureLabImage(
     ...modules.map(
       (m): CpioEntry => ({ kind: 'file', path: `${INITRAMFS_MODULE_DIR.slice(1)}/${m.name}.ko`, data: m.data }),
     ),
-    { kind: 'file', path: 'init', data: Buffer.from(labInitScript(modules.map((m) => m.name))), mode: 0o755 },
+    {
+      kind: 'file',
+      path: 'init',
+      data: Buffer.from(labInitScript(groups.map((g) => g.map((m) => m.name)))),
+      mode: 0o755,
+    },
   ];
   const names = modules.map((m) => m.name);
   await publishDir(join(cacheDir, 'image'), key, async (tmp) => {
@@ -175,8 +182,8 @@ async function busyboxApplets(busyboxPath: string): Promise<string[]> {
     .filter((s) => /^[A-Za-z0-9_.[-]+$/.test(s) && s !== 'busybox');
 }
 
-/** The lab's modules from the kernel package, decompressed, in load order. */
-function labModules(kernel: LabKernel): Array<{ name: string; data: Uint8Array }> {
+/** The lab's modules from the kernel package, decompressed, per group in load order. */
+function labModules(kernel: LabKernel): Array<Array<{ name: string; data: Uint8Array }>> {
   const tree = join(kernel.root, 'lib', 'modules', kernel.release, 'kernel');
   const files = new Map<string, string>();
   for (const path of walkFiles(tree)) {
@@ -185,17 +192,26 @@ function labModules(kernel: LabKernel): Array<{ name: string; data: Uint8Array }
   }
   // Only the modules on the dependency walk are read (a dozen of the package's ~4000).
   const loaded = new Map<string, Uint8Array>();
-  const order = moduleLoadOrder(LAB_ROOT_MODULES, (name) => {
-    const path = files.get(name);
-    if (path === undefined) return undefined;
-    const data = readModuleFile(path);
-    loaded.set(name, data);
-    return moduleDependencies(data);
-  });
-  return order.map((name) => {
-    const data = loaded.get(name);
-    if (data === undefined) throw new LabImageError(`module ${name} was not read`);
-    return { name, data };
+  const owner = new Map<string, number>();
+  return LAB_MODULE_GROUPS.map((roots, group) => {
+    const order = moduleLoadOrder(roots, (name) => {
+      const path = files.get(name);
+      if (path === undefined) return undefined;
+      const data = loaded.get(name) ?? readModuleFile(path);
+      loaded.set(name, data);
+      return moduleDependencies(data);
+    });
+    return order.map((name) => {
+      // Parallel groups loading the same module would race its insmod.
+      const other = owner.get(name);
+      if (other !== undefined) {
+        throw new LabImageError(`module ${name} is needed by module groups ${other} and ${group}: merge them`);
+      }
+      owner.set(name, group);
+      const data = loaded.get(name);
+      if (data === undefined) throw new LabImageError(`module ${name} was not read`);
+      return { name, data };
+    });
   });
 }
 

@@ -77,7 +77,8 @@ export function labQemuArgs(cfg: LabVmConfig): string[] {
     '-append', cfg.trace ? `${LAB_KERNEL_CMDLINE} ${LAB_TRACE_PARAM}=1` : LAB_KERNEL_CMDLINE,
     '-chardev', `socket,id=console,path=${q(cfg.sockets.console)}`,
     '-serial', 'chardev:console',
-    '-device', 'virtio-serial-pci,id=xltsser',
+    // max_ports: the default 31 ports means 64 virtqueues for the guest to set up at probe.
+    '-device', 'virtio-serial-pci,id=xltsser,max_ports=5',
   ];
   for (const role of ['ctl', 'stdin', 'stdout', 'stderr'] as const) {
     args.push(
