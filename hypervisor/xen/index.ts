@@ -4,8 +4,8 @@
 //   const domain = new XenDomain({ domid, vcpus, memory, injector, events, console, memoryMap });
 //   - injector: UpcallInjector. KVM: inject(vcpu, vector) sends KVM_SIGNAL_MSI with address
 //     0xFEE00000 | apicId << 12 and data = vector | 1 << 14 (fixed, edge, as QEMU sends it);
-//     wake(vcpu) unparks a vCPU the
-//     engine parked on a poll/block directive. Process guests: ProcessGuest does this itself.
+//     wake(vcpu) unparks a vCPU the engine parked on a poll/block directive. Process guests:
+//     ProcessGuest does this itself.
 //   - events: DomainEventSink; receives { kind: 'shutdown', reason } from SCHEDOP_shutdown.
 //   - console: ConsoleIoSink for CONSOLEIO_write/read (early boot output).
 //   Toolstack setup: domain.hvmParams.set(HVM_PARAM_STORE_PFN, ...), new PvConsole(domain, {...}),
