@@ -56,6 +56,8 @@ export class EventDelivery {
   private readonly slots: VcpuSlot[];
   private shared: SharedInfoView;
   private sharedGfn: number | null = null;
+  /** Views of the legacy vcpu_info slots of the current shared_info, made on first use. */
+  private legacy: Array<VcpuInfoView | undefined> = [];
   /** vcpu_info for vCPUs >= XEN_LEGACY_MAX_VCPUS that have not registered one: events wait here. */
   private readonly overflowInfo: VcpuInfoView[];
 
@@ -103,6 +105,7 @@ export class EventDelivery {
     bytes.fill(0);
     bytes.set(previous, 0);
     this.shared = new SharedInfoView(bytes);
+    this.legacy = [];
     this.sharedGfn = Number(gfn);
   }
 
@@ -141,7 +144,7 @@ export class EventDelivery {
   vcpuInfo(vcpuId: number): VcpuInfoView {
     const slot = this.slot(vcpuId);
     if (slot.registeredView) return slot.registeredView;
-    if (vcpuId < XEN_LEGACY_MAX_VCPUS) return new VcpuInfoView(this.shared.vcpuInfoSlot(vcpuId));
+    if (vcpuId < XEN_LEGACY_MAX_VCPUS) return (this.legacy[vcpuId] ??= new VcpuInfoView(this.shared.vcpuInfoSlot(vcpuId)));
     return this.overflowInfo[vcpuId - XEN_LEGACY_MAX_VCPUS]!;
   }
 
