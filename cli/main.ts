@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerLab } from './commands/lab.ts';
+import { registerKvmInfo } from './commands/kvm-info.ts';
 
 export function buildProgram(): Command {
   const program = new Command('xlts')
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerBench(program);
   registerLab(program);
+  registerKvmInfo(program);
   return program;
 }
 
