@@ -17,6 +17,7 @@ import {
   KvmUnavailableError,
   Kvm,
   VcpuStateError,
+  defaultIrqchipRoutes,
   type VcpuExit,
   kvmCapabilityReport,
 } from '../hypervisor/kvm/index.ts';
@@ -240,6 +241,38 @@ describe('Vcpu on this host', () => {
     }
     // The LAPIC is software-disabled until the guest sets SVR: the lost-edge case.
     expect(t.vm.signalMsi({ address: 0xfee0_0000n, data: 0xf3 })).toBe(false);
+  });
+
+  it('MSIs reach an enabled LAPIC: KVM_SIGNAL_MSI, and an irqfd routed as MSI with no userspace hop', async () => {
+    const t = tinyVm({ irqchip: true });
+    const vcpu = t.addVcpu(TINY_GUESTS.realModeHltLoop);
+    const APIC_SPIV = 0xf0;
+    const APIC_IRR = 0x200;
+    const irrBit = (lapic: Uint8Array, vector: number): boolean =>
+      ((new DataView(lapic.buffer).getUint32(APIC_IRR + (vector >> 5) * 0x10, true) >>> (vector & 31)) & 1) === 1;
+    const lapic = vcpu.getLapic();
+    const view = new DataView(lapic.buffer);
+    view.setUint32(APIC_SPIV, view.getUint32(APIC_SPIV, true) | 0x100, true); // software-enable
+    vcpu.setLapic(lapic);
+    expect(t.vm.signalMsi({ address: 0xfee0_0000n, data: 0x40 })).toBe(true);
+    expect(irrBit(vcpu.getLapic(), 0x40)).toBe(true);
+
+    const UPCALL_VECTOR = 0xf3;
+    t.vm.setGsiRouting([...defaultIrqchipRoutes(), { gsi: 24, kind: 'msi', msi: { address: 0xfee0_0000n, data: UPCALL_VECTOR } }]);
+    const efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    try {
+      t.vm.registerIrqfd(efd, 24);
+      const one = Buffer.alloc(8);
+      one.writeBigUInt64LE(1n);
+      fs.writeSync(efd, one);
+      // irqfd injection runs on a kernel workqueue: poll briefly.
+      const end = Date.now() + 2000;
+      while (!irrBit(vcpu.getLapic(), UPCALL_VECTOR) && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+      expect(irrBit(vcpu.getLapic(), UPCALL_VECTOR)).toBe(true);
+      t.vm.unregisterIrqfd(efd, 24);
+    } finally {
+      fs.closeSync(efd);
+    }
   });
 
   it('errors name the ioctl, errno or capability', () => {

@@ -2,7 +2,7 @@
 // per-vCPU worker thread with its exit-handler seam, capability reporting and typed errors.
 // Struct layouts and the ioctl table stay importable from their own modules for tests and tools.
 export { Kvm, DEFAULT_KVM_PATH } from './kvm.ts';
-export { Vm, type UserMemoryRegion, type IoeventfdSpec, type MsiMessage, type MsrFilter, type MsrFilterRange, type UserSpaceMsrExits } from './vm.ts';
+export { Vm, defaultIrqchipRoutes, type GsiRoute, type UserMemoryRegion, type IoeventfdSpec, type MsiMessage, type MsrFilter, type MsrFilterRange, type UserSpaceMsrExits } from './vm.ts';
 export {
   Vcpu,
   type CpuidEntry,

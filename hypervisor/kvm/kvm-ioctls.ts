@@ -8,6 +8,7 @@ import {
   KVM_IOEVENTFD,
   KVM_IRQFD,
   KVM_IRQ_LEVEL,
+  KVM_IRQ_ROUTING,
   KVM_LAPIC_STATE_SIZE,
   KVM_MP_STATE,
   KVM_MSI,
@@ -76,6 +77,7 @@ export const KVM_IOCTLS = {
   KVM_SET_IDENTITY_MAP_ADDR: iow('KVM_SET_IDENTITY_MAP_ADDR', 'vm', 0x48, U64_SIZE),
   KVM_CREATE_IRQCHIP: io('KVM_CREATE_IRQCHIP', 'vm', 0x60),
   KVM_IRQ_LINE: iow('KVM_IRQ_LINE', 'vm', 0x61, KVM_IRQ_LEVEL.size),
+  KVM_SET_GSI_ROUTING: iow('KVM_SET_GSI_ROUTING', 'vm', 0x6a, KVM_IRQ_ROUTING.size),
   KVM_IRQFD: iow('KVM_IRQFD', 'vm', 0x76, KVM_IRQFD.size),
   KVM_CREATE_PIT2: iow('KVM_CREATE_PIT2', 'vm', 0x77, KVM_PIT_CONFIG.size),
   KVM_IOEVENTFD: iow('KVM_IOEVENTFD', 'vm', 0x79, KVM_IOEVENTFD.size),
@@ -218,6 +220,15 @@ export const KVM_IOEVENTFD_FLAG_DEASSIGN = 1 << 2;
 
 /** kvm_irqfd.flags */
 export const KVM_IRQFD_FLAG_DEASSIGN = 1 << 0;
+
+/** kvm_irq_routing_entry.type */
+export const KVM_IRQ_ROUTING_IRQCHIP = 1;
+export const KVM_IRQ_ROUTING_MSI = 2;
+
+/** kvm_irq_routing_irqchip.irqchip (<asm/kvm.h>) */
+export const KVM_IRQCHIP_PIC_MASTER = 0;
+export const KVM_IRQCHIP_PIC_SLAVE = 1;
+export const KVM_IRQCHIP_IOAPIC = 2;
 
 /** kvm_pit_config.flags */
 export const KVM_PIT_SPEAKER_DUMMY = 1;

@@ -429,6 +429,46 @@ export const KVM_IRQ_LEVEL = struct('struct kvm_irq_level', 8, {
   level: { offset: 4, type: 'u32' },
 });
 
+// struct kvm_irq_routing_entry {
+// 	__u32 gsi;
+// 	__u32 type;
+// 	__u32 flags;
+// 	__u32 pad;
+// 	union {
+// 		struct kvm_irq_routing_irqchip irqchip;   /* __u32 irqchip; __u32 pin; */
+// 		struct kvm_irq_routing_msi msi;           /* __u32 address_lo, address_hi, data; union { pad, devid }; */
+// 		...
+// 		__u32 pad[8];
+// 	} u;
+// };
+// The union is declared as its two arms we use, at the union's offset (16).
+export const KVM_IRQ_ROUTING_IRQCHIP_ENTRY = struct({ type: 'struct kvm_irq_routing_entry' }, 48, {
+  gsi: { offset: 0, type: 'u32' },
+  type: { offset: 4, type: 'u32' },
+  flags: { offset: 8, type: 'u32' },
+  'u.irqchip.irqchip': { offset: 16, type: 'u32' },
+  'u.irqchip.pin': { offset: 20, type: 'u32' },
+});
+export const KVM_IRQ_ROUTING_MSI_ENTRY = struct({ type: 'struct kvm_irq_routing_entry' }, 48, {
+  gsi: { offset: 0, type: 'u32' },
+  type: { offset: 4, type: 'u32' },
+  flags: { offset: 8, type: 'u32' },
+  'u.msi.address_lo': { offset: 16, type: 'u32' },
+  'u.msi.address_hi': { offset: 20, type: 'u32' },
+  'u.msi.data': { offset: 24, type: 'u32' },
+  'u.msi.devid': { offset: 28, type: 'u32' },
+});
+
+// struct kvm_irq_routing {
+// 	__u32 nr;
+// 	__u32 flags;
+// 	__DECLARE_FLEX_ARRAY(struct kvm_irq_routing_entry, entries);
+// };
+export const KVM_IRQ_ROUTING = struct('struct kvm_irq_routing', 8, {
+  nr: { offset: 0, type: 'u32' },
+  flags: { offset: 4, type: 'u32' },
+});
+
 /** Every layout above, for the header check. */
 export const ALL_KVM_LAYOUTS = [
   KVM_REGS,
@@ -460,4 +500,7 @@ export const ALL_KVM_LAYOUTS = [
   KVM_TRANSLATION,
   KVM_MP_STATE,
   KVM_IRQ_LEVEL,
+  KVM_IRQ_ROUTING_IRQCHIP_ENTRY,
+  KVM_IRQ_ROUTING_MSI_ENTRY,
+  KVM_IRQ_ROUTING,
 ] as const;

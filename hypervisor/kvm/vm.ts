@@ -15,7 +15,12 @@ import {
   KVM_IOEVENTFD_FLAG_DATAMATCH,
   KVM_IOEVENTFD_FLAG_DEASSIGN,
   KVM_IOEVENTFD_FLAG_PIO,
+  KVM_IRQCHIP_IOAPIC,
+  KVM_IRQCHIP_PIC_MASTER,
+  KVM_IRQCHIP_PIC_SLAVE,
   KVM_IRQFD_FLAG_DEASSIGN,
+  KVM_IRQ_ROUTING_IRQCHIP,
+  KVM_IRQ_ROUTING_MSI,
   KVM_MEM_LOG_DIRTY_PAGES,
   KVM_MEM_READONLY,
   KVM_MSI_VALID_DEVID,
@@ -36,6 +41,9 @@ import {
   KVM_IOEVENTFD,
   KVM_IRQFD,
   KVM_IRQ_LEVEL,
+  KVM_IRQ_ROUTING,
+  KVM_IRQ_ROUTING_IRQCHIP_ENTRY,
+  KVM_IRQ_ROUTING_MSI_ENTRY,
   KVM_MSI,
   KVM_MSR_FILTER,
   KVM_PIT_CONFIG,
@@ -73,6 +81,26 @@ export interface MsiMessage {
   readonly address: bigint;
   readonly data: number;
   readonly devid?: number;
+}
+
+/** One GSI routing entry: to an in-kernel irqchip pin, or to an MSI (e.g. a vCPU's upcall vector). */
+export type GsiRoute =
+  | { readonly gsi: number; readonly kind: 'irqchip'; readonly irqchip: 'pic-master' | 'pic-slave' | 'ioapic'; readonly pin: number }
+  | { readonly gsi: number; readonly kind: 'msi'; readonly msi: MsiMessage };
+
+/**
+ * The routing KVM installs with KVM_CREATE_IRQCHIP: GSIs 0-15 to both the PICs and the IOAPIC,
+ * 16-23 to the IOAPIC. KVM_SET_GSI_ROUTING replaces the whole table, so a caller adding MSI
+ * routes starts from this.
+ */
+export function defaultIrqchipRoutes(): GsiRoute[] {
+  const routes: GsiRoute[] = [];
+  for (let gsi = 0; gsi < 24; gsi++) {
+    if (gsi < 8) routes.push({ gsi, kind: 'irqchip', irqchip: 'pic-master', pin: gsi });
+    else if (gsi < 16) routes.push({ gsi, kind: 'irqchip', irqchip: 'pic-slave', pin: gsi - 8 });
+    routes.push({ gsi, kind: 'irqchip', irqchip: 'ioapic', pin: gsi });
+  }
+  return routes;
 }
 
 /** Which userspace MSR exits to enable with KVM_CAP_X86_USER_SPACE_MSR. */
@@ -224,6 +252,40 @@ export class Vm {
   irqLine(irq: number, level: boolean): void {
     if (!this.irqchip) throw new KvmArgumentError('irqLine needs the in-kernel irqchip');
     kvmIoctl(this.liveFd(), KVM_IOCTLS.KVM_IRQ_LINE, KVM_IRQ_LEVEL.encode({ irq, level: level ? 1 : 0 }));
+  }
+
+  /**
+   * KVM_SET_GSI_ROUTING: replaces the GSI routing table. With an MSI route, an irqfd on that GSI
+   * injects the MSI straight from an eventfd write (Dom0 -> guest events with no JavaScript hop).
+   */
+  setGsiRouting(routes: readonly GsiRoute[]): void {
+    this.requireCapability('KVM_CAP_IRQ_ROUTING', 'setGsiRouting');
+    if (!this.irqchip) throw new KvmArgumentError('setGsiRouting needs the in-kernel irqchip');
+    const entrySize = KVM_IRQ_ROUTING_MSI_ENTRY.size;
+    const buf = new Uint8Array(KVM_IRQ_ROUTING.size + routes.length * entrySize);
+    KVM_IRQ_ROUTING.encode({ nr: routes.length, flags: 0 }, buf);
+    routes.forEach((r, i) => {
+      const at = KVM_IRQ_ROUTING.size + i * entrySize;
+      if (r.kind === 'irqchip') {
+        const chip = r.irqchip === 'pic-master' ? KVM_IRQCHIP_PIC_MASTER : r.irqchip === 'pic-slave' ? KVM_IRQCHIP_PIC_SLAVE : KVM_IRQCHIP_IOAPIC;
+        KVM_IRQ_ROUTING_IRQCHIP_ENTRY.encode({ gsi: r.gsi, type: KVM_IRQ_ROUTING_IRQCHIP, flags: 0, 'u.irqchip.irqchip': chip, 'u.irqchip.pin': r.pin }, buf, at);
+      } else {
+        KVM_IRQ_ROUTING_MSI_ENTRY.encode(
+          {
+            gsi: r.gsi,
+            type: KVM_IRQ_ROUTING_MSI,
+            flags: r.msi.devid === undefined ? 0 : KVM_MSI_VALID_DEVID,
+            'u.msi.address_lo': Number(r.msi.address & 0xffff_ffffn),
+            'u.msi.address_hi': Number((r.msi.address >> 32n) & 0xffff_ffffn),
+            'u.msi.data': r.msi.data,
+            'u.msi.devid': r.msi.devid ?? 0,
+          },
+          buf,
+          at,
+        );
+      }
+    });
+    kvmIoctl(this.liveFd(), KVM_IOCTLS.KVM_SET_GSI_ROUTING, buf, `${routes.length} routes`);
   }
 
   /** KVM_IRQFD: a write to `eventfd` raises `gsi`, with no userspace on the path. */
