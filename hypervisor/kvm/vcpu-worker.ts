@@ -35,11 +35,21 @@ function park(mb: Int32Array): void {
   if (controlCommand(Atomics.load(mb, W.CONTROL)) === CONTROL.RUN) setState(mb, WORKER_STATE.RUNNING);
 }
 
+/**
+ * How long the worker polls for the main thread's answer before sleeping in Atomics.wait. A
+ * futex sleep and wake-up costs ~45 us on this machine's nested hypervisor, more than a typical
+ * handler takes, so a short poll (like KVM's halt polling) roughly halves the round trip; a slow
+ * (async) handler costs at most this much CPU before the worker sleeps.
+ */
+const ANSWER_POLL_MS = 0.1;
+
 /** Hands the exit in kvm_run to the main thread and blocks until it answers. */
 function postExit(mb: Int32Array): number {
   Atomics.store(mb, W.ANSWER, ANSWER.NONE);
   Atomics.add(mb, W.EXIT_SEQ, 1);
   setState(mb, WORKER_STATE.EXIT_PENDING);
+  const pollUntil = performance.now() + ANSWER_POLL_MS;
+  while (Atomics.load(mb, W.ANSWER) === ANSWER.NONE && performance.now() < pollUntil);
   while (Atomics.load(mb, W.ANSWER) === ANSWER.NONE) Atomics.wait(mb, W.ANSWER, ANSWER.NONE);
   return Atomics.load(mb, W.ANSWER);
 }
