@@ -2,9 +2,10 @@
 // main-thread side that answers its exits and pauses, resumes and stops it.
 //
 // Design: exits are handled on the main thread. The worker hands each exit over through a
-// SharedArrayBuffer mailbox and blocks in Atomics.wait; the main thread learns of it through
-// Atomics.waitAsync, decodes it from its own mapping of the same kvm_run page (nothing is copied
-// or serialised), calls the VcpuExitHandler, and answers. Why here and not in the worker:
+// SharedArrayBuffer mailbox and waits for the answer (a short poll, then Atomics.wait); the main
+// thread learns of it through Atomics.waitAsync, decodes it from its own mapping of the same
+// kvm_run page (nothing is copied or serialised), calls the VcpuExitHandler, and answers. Why here
+// and not in the worker:
 // - The Xen state a hypercall touches is per-domain, not per-vCPU: event-channel port table,
 //   grant table, HVM params, the xenstore and console connections to xltsd. On the main thread it
 //   is ordinary TypeScript objects, and handlers of different vCPUs are serialised by the event
@@ -12,10 +13,14 @@
 //   own atomics discipline, in every hypercall module.
 // - A handler may be async: SCHEDOP_poll or a blocked console write can await without stalling
 //   the other vCPUs, and without blocking the event loop that serves xltsd's socket and eventfds.
-// - The cost is one thread hop per exit that reaches userspace (measured by
-//   bench/kvm-exit-bench.ts next to a same-thread loop and a C loop). The hot notification paths
-//   do not pay it: event channels to and from Dom0 go through eventfds with irqfd/ioeventfd, and
-//   timers and the LAPIC are in the kernel.
+// - The cost is one thread hop per exit that reaches userspace. bench/kvm-exit-bench.ts measures
+//   it next to a same-thread koffi loop and a C loop: on this host's kvm_pvm a port-I/O round trip
+//   is ~8-9 us in C, ~10-12 us through koffi on one thread, ~35 us through this design (hop ~24
+//   us: the main thread's Atomics.waitAsync wake-up; the worker polls for the answer to avoid a
+//   futex sleep); in the lab (everything under TCG) ~60 us in C, ~235 us koffi, ~640 us here.
+//   The hot notification paths do not pay it: event channels to and from Dom0 go through eventfds
+//   with irqfd (MSI routes) and ioeventfd, and timers and the LAPIC are in the kernel. Should a
+//   hypercall family become hot, the seam allows handling chosen exits in the worker later.
 // The KVM layer knows no devices (Cloud Hypervisor's VmOps idea): the handler is injected.
 //
 // Pause and stop set kvm_run.immediate_exit and kick the worker with a signal (thread-kick.ts),
