@@ -98,10 +98,14 @@ describe('KvmRunPage.decodeExit', () => {
   });
 
   it('immediate_exit is a byte of the header, and an unmapped page refuses access', () => {
-    const { run, view } = page(KVM_EXIT.KVM_EXIT_HLT);
+    const { run, view, bytes } = page(KVM_EXIT.KVM_EXIT_X86_RDMSR);
     run.immediateExit = true;
     expect(view.getUint8(1)).toBe(1);
+    KVM_RUN_MSR.encode({ error: 0, reason: KVM_MSR_EXIT_REASON_FILTER, index: 1, data: 0n }, bytes, U);
+    const rd = run.decodeExit();
     run.unmapped();
+    if (rd.kind !== 'rdmsr') throw new Error('unreachable');
+    expect(() => rd.respond(1n)).toThrow(KvmClosedError);
     expect(() => run.immediateExit).toThrow(KvmClosedError);
     expect(() => run.decodeExit()).toThrow(KvmClosedError);
   });

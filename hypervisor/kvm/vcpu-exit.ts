@@ -2,7 +2,9 @@
 // VcpuExit). Exits that take an answer carry it as live memory or a completion method bound to
 // the page: port-I/O IN data and MMIO read data are written into `data`, an MSR exit is answered
 // with respond()/fail(). The answer is consumed by the next KVM_RUN on that vCPU, so it must be
-// given before the vCPU runs again; the objects are dead after that.
+// given before the vCPU runs again; the objects are dead after that. The `data` views point into
+// the kvm_run mapping: never keep one past the exit (copy it), and never touch one after the vCPU
+// is closed (the completion methods check; a raw view cannot).
 import { type Gpa, gpa } from '../memory/guest-memory.ts';
 import { KvmClosedError, KvmError } from './errors.ts';
 import {
@@ -241,7 +243,7 @@ export class KvmRunPage {
         const m = KVM_RUN_MSR.decode(this.view, u);
         const errorAt = u + KVM_RUN_MSR.offsetOf('error');
         const dataAt = u + KVM_RUN_MSR.offsetOf('data');
-        const fail = (): void => this.view.setUint8(errorAt, 1);
+        const fail = (): void => this.live().setUint8(errorAt, 1);
         const msrReason = msrExitReason(m.reason);
         if (msrReason === null) throw new KvmRunCorruptError(`msr.reason ${m.reason}`);
         if (reason === KVM_EXIT.KVM_EXIT_X86_RDMSR) {
@@ -250,8 +252,8 @@ export class KvmRunPage {
             index: m.index,
             reason: msrReason,
             respond: (value: bigint) => {
-              this.view.setUint8(errorAt, 0);
-              this.view.setBigUint64(dataAt, BigInt.asUintN(64, value), true);
+              this.live().setUint8(errorAt, 0);
+              this.live().setBigUint64(dataAt, BigInt.asUintN(64, value), true);
             },
             fail,
           };
@@ -266,7 +268,7 @@ export class KvmRunPage {
           nr: h.nr,
           args: h.args,
           longmode: h.longmode !== 0,
-          setResult: (ret: bigint) => this.view.setBigUint64(retAt, BigInt.asUintN(64, ret), true),
+          setResult: (ret: bigint) => this.live().setBigUint64(retAt, BigInt.asUintN(64, ret), true),
         };
       }
       case KVM_EXIT.KVM_EXIT_HLT:
