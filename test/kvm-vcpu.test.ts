@@ -275,6 +275,14 @@ describe('Vcpu on this host', () => {
     }
   });
 
+  it('VMX set-up calls succeed before the first vCPU (harmless on AMD)', () => {
+    const t = tinyVm();
+    t.vm.setIdentityMapAddr(0xfeff_c000n);
+    t.vm.setTssAddr(0xfeff_d000);
+    t.addVcpu(TINY_GUESTS.realModeIo);
+    expect(t.vcpus[0]?.run().kind).toBe('io');
+  });
+
   it('errors name the ioctl, errno or capability', () => {
     const t = tinyVm();
     // Overlapping slot: EEXIST from KVM_SET_USER_MEMORY_REGION.

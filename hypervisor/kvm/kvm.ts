@@ -120,6 +120,7 @@ export class Kvm {
    * underneath) is unusable, so that failure is a KvmUnavailableError too.
    */
   createVm(): Vm {
+    const mmapSize = this.vcpuMmapSize();
     let vmFd: number;
     try {
       vmFd = kvmIoctlValue(this.liveFd(), KVM_IOCTLS.KVM_CREATE_VM, 0);
@@ -127,7 +128,7 @@ export class Kvm {
       const detail = err instanceof KvmIoctlError ? err.errnoName : String(err);
       throw new KvmUnavailableError(`KVM_CREATE_VM failed (${detail})`, { cause: err });
     }
-    return new Vm(vmFd, this.vcpuMmapSize());
+    return new Vm(vmFd, mmapSize);
   }
 
   close(): void {
