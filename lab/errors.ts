@@ -66,6 +66,6 @@ export class LabTimeoutError extends LabError {
 export class LabAbortedError extends LabError {
   override readonly name = 'LabAbortedError';
   constructor(readonly reason: string) {
-    super(`the lab run was aborted (${reason}); the VM was killed`);
+    super(`the lab run was aborted (${reason}); no lab VM is left running`);
   }
 }

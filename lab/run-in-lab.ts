@@ -51,7 +51,7 @@ export interface RunInLabOptions {
   readonly stderr?: Writable;
   readonly memoryMiB?: number;
   readonly cpus?: number;
-  /** Kill the VM after this long (whole run, including boot); LabTimeoutError. */
+  /** Kill the VM this long after QEMU starts (boot included, image build not); LabTimeoutError. */
   readonly timeoutMs?: number;
   /** Aborting kills the VM; LabAbortedError. */
   readonly signal?: AbortSignal;
@@ -141,13 +141,17 @@ export async function runInLab(options: RunInLabOptions): Promise<LabRunResult> 
     gid: process.getgid?.() ?? 0,
     groups: (process.getgroups?.() ?? []).filter((g) => g !== (process.getgid?.() ?? 0)),
   });
-  const image = await ensureLabImage({
-    ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
-    ...(options.log !== undefined ? { log: options.log } : {}),
-  });
+  const image = await abortable(
+    ensureLabImage({
+      ...(options.cacheDir !== undefined ? { cacheDir: options.cacheDir } : {}),
+      ...(options.log !== undefined ? { log: options.log } : {}),
+    }),
+    options.signal,
+  );
   const imageMs = performance.now() - t0;
 
-  const runDir = await mkdtemp(join(tmpdir(), 'xlts-lab-'));
+  // Unix socket paths are limited to 107 bytes; a long TMPDIR falls back to /tmp.
+  const runDir = await mkdtemp(join(tmpdir().length > 60 ? '/tmp' : tmpdir(), 'xlts-lab-'));
   const servers: Server[] = [];
   try {
     const jobDir = join(runDir, 'job');
@@ -211,7 +215,6 @@ class LabSession {
   private done: Extract<LabCtlMessage, { kind: 'done' }> | undefined;
   private failReason: string | undefined;
   private ending: Ending | undefined;
-  private child: ChildProcess | undefined;
   private spawnedAt = 0;
   private readyAt: number | undefined;
   private firstOutputAt: number | undefined;
@@ -231,7 +234,6 @@ class LabSession {
     // Its own process group: a ^C at the terminal reaches us, and we end the VM deliberately,
     // instead of racing QEMU's own exit on SIGINT.
     const child = spawn(qemu, [...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-    this.child = child;
     child.stdout?.on('data', (b: Buffer) => this.qemuOutput.push(b));
     child.stderr?.on('data', (b: Buffer) => this.qemuOutput.push(b));
     const exited = new Promise<void>((resolveExit) => {
@@ -360,11 +362,14 @@ class LabSession {
   }
 
   private forward(role: 'stdout' | 'stderr', socket: Socket, sink: Writable | undefined): void {
+    let sinkBroken = false;
     socket.on('data', (b: Buffer) => {
       this.firstOutputAt ??= performance.now();
       this.received[role] += b.length;
       if (sink === undefined) {
         this.chunks[role].push(b);
+      } else if (sinkBroken) {
+        // discarded: nobody is listening any more
       } else if (!sink.write(b)) {
         // Backpressure: stop reading; QEMU throttles the port and the guest's writer blocks.
         socket.pause();
@@ -372,8 +377,12 @@ class LabSession {
       }
       this.checkDrained();
     });
-    // A sink that went away (EPIPE on a closed stdout) must not stall the guest: keep reading.
-    sink?.on('error', () => socket.resume());
+    // A sink that went away (EPIPE on a closed stdout) must not stall the guest: keep reading
+    // and drop the rest, as a command writing into a closed pipe would lose it.
+    sink?.on('error', () => {
+      sinkBroken = true;
+      socket.resume();
+    });
   }
 
   private onCtl(message: LabCtlMessage | undefined, line: string): void {
@@ -411,6 +420,29 @@ class LabSession {
       await exited;
       clearTimeout(kill);
     }
+  }
+}
+
+/**
+ * Resolves as `work` does, or rejects with LabAbortedError as soon as `signal` aborts (an
+ * image build left behind finishes or fails on its own; its temp directory is cleaned later).
+ */
+async function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (signal === undefined) return work;
+  if (signal.aborted) throw new LabAbortedError(abortReason(signal));
+  let onAbort: () => void = () => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new LabAbortedError(abortReason(signal)));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([work, aborted]);
+  } catch (err) {
+    // A build killed by the same ^C fails with its own error; the abort is the real cause.
+    if (signal.aborted && !(err instanceof LabAbortedError)) throw new LabAbortedError(abortReason(signal));
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 
