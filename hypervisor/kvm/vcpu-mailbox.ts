@@ -5,7 +5,8 @@
 //   CONTROL     main        the latest command, seq*4 + RUN/PAUSE/STOP: every command is a new
 //                           value, so a worker parked in Atomics.wait(CONTROL) wakes for each one
 //   STATE       worker      where the worker is: STARTING, RUNNING, EXIT_PENDING, PAUSED, STOPPED, FAILED
-//   EVENTS      worker      bumped (and notified) after every STATE write; the main thread waits on it
+//   EVENTS      worker      bumped (and notified) after each STATE write the main thread acts on
+//                           (first RUNNING, EXIT_PENDING, PAUSED, STOPPED, FAILED); it waits on it
 //   EXIT_SEQ    worker      bumped before each EXIT_PENDING, so the main thread answers each exit once
 //   ANSWER      both        NONE (worker, before posting an exit), RESUME or STOP (main, the answer)
 //   TID         worker      the worker's kernel thread id, for kicks (0 until the worker runs)

@@ -17,10 +17,16 @@ import {
 } from './vcpu-mailbox.ts';
 import { Vcpu } from './vcpu.ts';
 
+/** Publishes a state the main thread must act on (an exit, parked, gone): wakes its pump. */
 function setState(mb: Int32Array, state: WorkerStateValue): void {
   Atomics.store(mb, W.STATE, state);
   Atomics.add(mb, W.EVENTS, 1);
   Atomics.notify(mb, W.EVENTS);
+}
+
+/** Back to RUNNING: nothing for the main thread to do, so it is not woken for it. */
+function setRunning(mb: Int32Array): void {
+  Atomics.store(mb, W.STATE, WORKER_STATE.RUNNING);
 }
 
 /** Blocks while the command is PAUSE, acknowledging each pause request it parks under. */
@@ -32,7 +38,7 @@ function park(mb: Int32Array): void {
     setState(mb, WORKER_STATE.PAUSED);
     Atomics.wait(mb, W.CONTROL, control);
   }
-  if (controlCommand(Atomics.load(mb, W.CONTROL)) === CONTROL.RUN) setState(mb, WORKER_STATE.RUNNING);
+  if (controlCommand(Atomics.load(mb, W.CONTROL)) === CONTROL.RUN) setRunning(mb);
 }
 
 /**
@@ -76,7 +82,7 @@ function runLoop(vcpu: Vcpu, mb: Int32Array): void {
       vcpu.enter();
       return;
     }
-    setState(mb, WORKER_STATE.RUNNING);
+    setRunning(mb);
     mustEnter = true;
   }
 }
@@ -95,7 +101,7 @@ function main(): void {
   try {
     vcpu = Vcpu.borrow(vcpuFd, vcpuId, mmapSize);
     Atomics.store(mb, W.TID, currentThreadId());
-    setState(mb, WORKER_STATE.RUNNING);
+    setState(mb, WORKER_STATE.RUNNING); // the main thread's `ready`
     runLoop(vcpu, mb);
     vcpu.close();
     setState(mb, WORKER_STATE.STOPPED);
