@@ -174,7 +174,7 @@ function readManifest(path: string): string[] | undefined {
 }
 
 async function busyboxApplets(busyboxPath: string): Promise<string[]> {
-  const { stdout } = await runTool('busybox', ['--list'], { env: { ...process.env, PATH: `${busyboxPath.replace(/\/[^/]*$/, '')}:${process.env.PATH ?? ''}` } });
+  const { stdout } = await runTool('busybox', ['--list'], { executable: busyboxPath });
   return stdout
     .toString('utf8')
     .split('\n')

@@ -44,10 +44,10 @@ export interface ToolRun {
 export function runTool(
   tool: Tool,
   args: readonly string[],
-  options: { cwd?: string; input?: Uint8Array; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; input?: Uint8Array; env?: NodeJS.ProcessEnv; executable?: string } = {},
 ): Promise<ToolRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(tool, [...args], {
+    const child = spawn(options.executable ?? tool, [...args], {
       cwd: options.cwd,
       env: options.env ?? process.env,
       stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
