@@ -2,7 +2,8 @@
  * The runtime's main line: from xtf_start (called by head.S in 64-bit mode) to the final
  * SCHEDOP_shutdown. Output goes through CONSOLEIO_write once the hypercall page is installed;
  * before that (no Xen CPUID leaves, or the page was not written) the only channel left is the
- * debug port 0xe9, after which the vCPU halts: there is no hypercall to shut down with.
+ * debug port 0xe9, after which the vCPU stops with a triple fault: there is no hypercall to shut
+ * down with.
  */
 #include "xtf.h"
 
@@ -145,11 +146,26 @@ uint32_t xtf_memmap_type(uint64_t addr, uint64_t size)
 
 /* ---- Xen detection and the hypercall page ---- */
 
+/*
+ * The way out when SCHEDOP_shutdown is unavailable or did not work: a triple fault (#UD with an
+ * empty IDT). Every engine sees that as the vCPU stopping (KVM_EXIT_SHUTDOWN, QEMU -no-reboot
+ * exits), where `cli; hlt` would leave an in-kernel-irqchip vCPU blocked forever.
+ */
+static void __noreturn triple_fault(void)
+{
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint64_t base;
+    } empty = {0, 0};
+    __asm__ volatile("cli; lidt %0; ud2" ::"m"(empty));
+    for (;;)
+        ;
+}
+
 static void __noreturn early_fail(const char *msg)
 {
     xtf_printf("FAIL: %s\nRESULT: %u passed, %u failed\n", msg, passed, failed + 1);
-    for (;;)
-        __asm__ volatile("cli; hlt");
+    triple_fault();
 }
 
 static uint32_t find_xen_cpuid_base(void)
@@ -193,8 +209,8 @@ void __noreturn xtf_shutdown(unsigned int reason)
     long rc = HYPERVISOR_sched_op(SCHEDOP_shutdown, &s);
     /* Reaching here is itself a failure the runner sees: the domain did not stop. */
     xtf_printf("FAIL: SCHEDOP_shutdown(%u) returned %ld\n", reason, rc);
-    for (;;)
-        __asm__ volatile("cli; hlt");
+    flush_line();
+    triple_fault();
 }
 
 void __noreturn xtf_start(uint32_t start_info_pa)
