@@ -82,7 +82,7 @@ export async function buildTestGuests(opts: BuildOptions = {}): Promise<BuiltGue
   const root = path.join(opts.cacheDir ?? xltsCacheDir(), 'guests', 'xtf');
   const outDir = path.join(root, key);
   const existing = await readManifest(outDir);
-  if (existing) return existing;
+  if (existing) return existing; // no pruning on a hit: the cache may be read-only here
 
   await fs.mkdir(root, { recursive: true });
   const tmp = path.join(root, `.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -223,7 +223,8 @@ async function pruneOldBuilds(root: string, keep: string): Promise<void> {
     const dir = path.join(root, e.name);
     const st = await fs.stat(dir).catch(() => null);
     // Give a concurrent reader of an older tree (another checkout) an hour before removing it.
-    if (st && now - st.mtimeMs > 3600_000) await fs.rm(dir, { recursive: true, force: true });
+    // Best effort: the cache may be read-only (the KVM lab sees the host's over a read-only share).
+    if (st && now - st.mtimeMs > 3600_000) await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
   }
 }
 
