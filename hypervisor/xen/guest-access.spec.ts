@@ -20,6 +20,18 @@ describe('GuestAccess', () => {
     expect(Array.from(access.copyIn(KVA + 4088n, 16))).toEqual(Array.from(data));
   });
 
+  it('faults on a non-canonical pointer even where the translator would map it', () => {
+    // KVM_TRANSLATE maps 0x8000000000000000 like 0 (it only walks the low 48 bits); a CPU faults.
+    const mem = ArrayGuestMemory.flat(1);
+    const access = new GuestAccess(mem, { vcpuId: 0, cpl: 0, translate: () => gpa(0) });
+    expect(() => access.copyOut(0x8000_0000_0000_0000n, new Uint8Array(4))).toThrow(/not canonical/);
+    expect(() => access.copyIn(0x0000_8000_0000_0000n, 4)).toThrow(GuestFaultError);
+    // A range that runs from the top of the lower half into the hole faults too, writing nothing.
+    expect(() => access.copyOut(0x0000_7fff_ffff_fffcn, new Uint8Array(8))).toThrow(GuestFaultError);
+    expect(mem.view(gpa(0), 8).every((b) => b === 0)).toBe(true);
+    expect(access.copyIn(KVA, 4)).toHaveLength(4);
+  });
+
   it('returns a private copy: later guest writes do not change it', () => {
     const mem = ArrayGuestMemory.flat(1);
     const access = new GuestAccess(mem, { vcpuId: 0, cpl: 0, translate: identityTranslate });

@@ -82,6 +82,11 @@ export class GuestAccess {
     while (done < length) {
       const va = gva + BigInt(done);
       const chunk = Math.min(length - done, Number(PAGE - (va % PAGE)));
+      // KVM_TRANSLATE ignores the canonical-form rule and walks the low bits of any address, so a
+      // non-canonical pointer would reach some unrelated page; a real CPU faults on it. The
+      // non-canonical hole starts and ends on page boundaries, so checking each chunk's first
+      // byte covers the whole range.
+      if (!isCanonical(va)) throw new GuestFaultError(gva, length, `0x${va.toString(16)} is not canonical`);
       const pa = this.cpu.translate(va, access);
       if (pa === null) throw new GuestFaultError(gva, length, `no ${access} translation for 0x${va.toString(16)}`);
       try {
@@ -98,4 +103,10 @@ export class GuestAccess {
       done += view.length;
     }
   }
+}
+
+/** x86-64 with 48-bit virtual addresses: bits 63..47 are all copies of bit 47. */
+export function isCanonical(va: bigint): boolean {
+  const top = va >> 47n;
+  return top === 0n || top === 0x1ffffn;
 }

@@ -51,14 +51,19 @@ describe('sched_op', () => {
     expect(t.engine.events).toEqual([{ kind: 'shutdown', reason, vcpuId: 1 }]);
   });
 
-  it('refuses unknown reasons, soft reset and bad pointers without an event', () => {
+  it('refuses unknown reasons and bad pointers without an event', () => {
     const t = testDomain();
     t.put(sched_shutdown, ARG, { reason: 6 });
     expect(t.call(__HYPERVISOR_sched_op, SCHEDOP_shutdown, ARG).result).toBe(-XEN_EINVAL);
-    t.put(sched_shutdown, ARG, { reason: SHUTDOWN_soft_reset });
-    expect(t.call(__HYPERVISOR_sched_op, SCHEDOP_shutdown, ARG).result).toBe(-XEN_ENOSYS);
     expect(t.call(__HYPERVISOR_sched_op, SCHEDOP_shutdown, 1n << 40n).result).toBe(-XEN_EFAULT);
     expect(t.engine.events).toEqual([]);
+  });
+
+  it('accepts a soft reset as Xen does: the toolstack decides what it means', () => {
+    const t = testDomain();
+    t.put(sched_shutdown, ARG, { reason: SHUTDOWN_soft_reset });
+    expect(t.call(__HYPERVISOR_sched_op, SCHEDOP_shutdown, ARG).result).toBe(0);
+    expect(t.engine.events).toEqual([{ kind: 'shutdown', reason: 'soft_reset', vcpuId: 0 }]);
   });
 
   it('reports a latched SCHEDOP_shutdown_code instead of the reason given later', () => {

@@ -67,7 +67,6 @@ export function schedOp({ evtchn, events }: SchedOpOptions): HypercallFamily {
           return poll(call);
         case SCHEDOP_shutdown: {
           const { reason: code } = guest.read(sched_shutdown, args[1]);
-          if (code === SHUTDOWN_soft_reset) throw new NotImplementedError('sched_op(SCHEDOP_shutdown, SHUTDOWN_soft_reset)', false);
           const requested = reasonOf(code);
           const reason = latched ?? requested;
           events.domainEvent({ kind: 'shutdown', reason, vcpuId: cpu.vcpuId });
