@@ -18,10 +18,13 @@ if [ ${#want[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${want[@]}" >&2
 fi
 
-# npm ci only when the lockfile changed since the last install, so repeated runs cost nothing.
+# Install only when the lockfile changed since the last install, so repeated runs cost nothing.
+# `npm install` rather than `npm ci`: npm 11 leaves other platforms' optional packages (msgpackr's
+# native extract builds) out of the lockfile it writes and then `npm ci` refuses that lockfile as
+# out of sync. `npm install` follows the same lockfile and leaves it unchanged.
 stamp=node_modules/.xlts-lock-stamp
 if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   echo "setup: installing npm packages" >&2
-  npm ci --no-audit --no-fund >&2
+  npm install --no-audit --no-fund >&2
   cp package-lock.json "$stamp"
 fi
