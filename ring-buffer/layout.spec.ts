@@ -220,3 +220,33 @@ describe('defineStruct checks its declaration', () => {
     expect(defineStruct('t', 8, { a: { offset: 0, type: 'u8' } }).c.type).toBe('struct t');
   });
 });
+
+describe('defineStruct, as the KVM and Xen layers use it', () => {
+  const segment = defineStruct('seg', 16, { base: { offset: 0, type: 'u64' }, limit: { offset: 8, type: 'u16' } });
+  const outer = defineStruct('outer', 56, {
+    a: { offset: 0, type: segment },
+    list: { offset: 16, type: segment, count: 2 },
+    n: { offset: 48, type: 'i32' },
+  });
+
+  it('decodes from a DataView as from a Uint8Array, at an offset', () => {
+    const buf = new Uint8Array(8 + outer.size).fill(0xee);
+    const v = { a: { base: 1n, limit: 2 }, list: [{ base: 3n, limit: 4 }, { base: 5n, limit: 6 }], n: -7 };
+    outer.encode(v, buf, 8);
+    expect(buf[7]).toBe(0xee);
+    expect(outer.decode(buf, 8)).toEqual(v);
+    expect(outer.decode(new DataView(buf.buffer), 8)).toEqual(v);
+  });
+
+  it('gives a zero value and field offsets', () => {
+    expect(outer.zero()).toEqual({ a: { base: 0n, limit: 0 }, list: [{ base: 0n, limit: 0 }, { base: 0n, limit: 0 }], n: 0 });
+    expect(outer.offsetOf('n')).toBe(48);
+    expect(() => outer.offsetOf('nope' as 'n')).toThrow(LayoutError);
+  });
+
+  it('refuses misaligned scalars and keeps the C member binding', () => {
+    expect(() => defineStruct('m', 8, { a: { offset: 2, type: 'u32' } })).toThrow(/aligned/);
+    expect(() => defineStruct('m', 8, { a: { offset: 1, type: 'u16' } })).toThrow(/aligned/);
+    expect(defineStruct('kvm_run.io', 8, { a: { offset: 0, type: 'u8' } }, { type: 'struct kvm_run', member: 'io' }).c).toEqual({ type: 'struct kvm_run', member: 'io' });
+  });
+});
