@@ -5,6 +5,7 @@ import { registerBench } from './commands/bench.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerLab } from './commands/lab.ts';
 import { registerKvmInfo } from './commands/kvm-info.ts';
+import { registerRun } from './commands/run.ts';
 
 export function buildProgram(): Command {
   const program = new Command('xlts')
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerLab(program);
   registerKvmInfo(program);
+  registerRun(program);
   return program;
 }
 

@@ -1,0 +1,75 @@
+// `xlts run --kernel FILE [--initrd FILE] [--cmdline STR] [--memory MiB] [--vcpus N] [--timeout SEC]`:
+// boot one Xen PVH guest on this host's /dev/kvm in the foreground, its console on stdin/stdout,
+// and exit with the guest's fate (the table in hypervisor/shim/exit-status.ts, also in --help).
+// Shim messages (how the guest ended, rate-limited guest warnings) go to stderr, so stdout is
+// the guest's console only.
+import { InvalidArgumentError, type Command } from 'commander';
+import { XLTS_RUN_EXIT, describeFate, exitStatusHelp } from '../../hypervisor/shim/exit-status.ts';
+
+interface RunCliOptions {
+  kernel: string;
+  initrd?: string;
+  cmdline?: string;
+  memory?: number;
+  vcpus?: number;
+  timeout?: number;
+}
+
+function positiveInt(what: string) {
+  return (value: string): number => {
+    if (!/^[0-9]+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) throw new InvalidArgumentError(`${what} must be a positive integer`);
+    return Number(value);
+  };
+}
+
+function positiveSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('--timeout must be a positive number of seconds');
+  return n;
+}
+
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('boot a Xen PVH guest (ELF vmlinux or bzImage with a PVH note) in the foreground; console on stdin/stdout')
+    .requiredOption('--kernel <file>', 'the guest kernel')
+    .option('--initrd <file>', 'initial ramdisk (first boot module)')
+    .option('--cmdline <string>', 'kernel command line (Linux: console=hvc0)')
+    .option('--memory <MiB>', 'guest memory in MiB (default 256)', positiveInt('--memory'))
+    .option('--vcpus <n>', 'number of vCPUs (default 1)', positiveInt('--vcpus'))
+    .option('--timeout <sec>', `stop the guest after this many seconds (exit ${XLTS_RUN_EXIT.timeout})`, positiveSeconds)
+    .addHelpText(
+      'after',
+      `\n${exitStatusHelp()}\n\nOn a host whose /dev/kvm cannot run Linux (kvm_pvm), run Linux kernels in the KVM lab:\n  npx xlts lab -- npx xlts run --kernel vmlinuz --cmdline console=hvc0`,
+    )
+    .action(async (opts: RunCliOptions) => {
+      const { prepareGuest, runGuest } = await import('../../hypervisor/shim/shim.ts');
+      const { ShimError } = await import('../../hypervisor/shim/errors.ts');
+      let status: number;
+      try {
+        const prepared = await prepareGuest({
+          kernelPath: opts.kernel,
+          ...(opts.initrd !== undefined ? { initrdPath: opts.initrd } : {}),
+          ...(opts.cmdline !== undefined ? { cmdline: opts.cmdline } : {}),
+          ...(opts.memory !== undefined ? { memoryMiB: opts.memory } : {}),
+          ...(opts.vcpus !== undefined ? { vcpus: opts.vcpus } : {}),
+          ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout * 1000 } : {}),
+        });
+        const stdin = process.stdin;
+        const result = await runGuest(prepared, {
+          output: (bytes) => process.stdout.write(bytes),
+          input: stdin,
+        });
+        // Reading stdin keeps the event loop alive; the guest is gone, so let go of it.
+        stdin.destroy();
+        process.stderr.write(`xlts run: ${describeFate(result.fate)}\n`);
+        if (result.fate.kind === 'shim-error' && result.fate.error.cause instanceof Error) process.stderr.write(`xlts run:   cause: ${result.fate.error.cause.message}\n`);
+        status = result.status;
+      } catch (err) {
+        if (!(err instanceof ShimError)) throw err;
+        process.stderr.write(`xlts run: ${err.message}\n`);
+        status = err.exitStatus;
+      }
+      process.exitCode = status;
+    });
+}
