@@ -1,43 +1,16 @@
 // Every layout, size and constant declared in ring-buffer/ checked against the real Xen public
 // headers (libxen-dev, /usr/include/xen): we generate a small C program from our own layout data
-// that prints sizeof/offsetof/signedness of each declared field and the value of each named
-// constant as one flat JSON object, compile it with gcc, and compare with what the TypeScript
-// declarations say. gcc and libxen-dev come from scripts/setup.sh; without them this test fails
-// rather than skips, because an unchecked layout is exactly what it exists to prevent.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// (testing/c-layout-check.ts) that prints sizeof/offsetof/signedness of each declared field and the
+// value of each named constant as one flat JSON object, compile it with gcc, and compare with what
+// the TypeScript declarations say. gcc and libxen-dev come from scripts/setup.sh; without them
+// this test fails rather than skips, because an unchecked layout is exactly what it exists to prevent.
+import { beforeAll, describe, expect, it } from 'vitest';
 import { BLKIF_RING_ENTRY_SIZE } from './blkif.ts';
 import { XENCONS } from './console-interface.ts';
-import { type AnyStructLayout, type FieldSpec, fieldWidth } from './layout.ts';
 import { NETIF_RX_RING_ENTRY_SIZE, NETIF_TX_RING_ENTRY_SIZE } from './netif.ts';
 import { SRING_HEADER_SIZE, ringBytesForPageOrder, ringSize } from './sring.ts';
+import { type Probe, compare, layoutProbes, runProbes } from './testing/c-layout-check.ts';
 import { WIRE_CONSTANTS, WIRE_LAYOUTS } from './wire-layouts.ts';
-
-type Probe = { key: string; expected: number | string } & ({ num: string } | { str: string });
-
-function scalarSigned(f: FieldSpec): boolean | null {
-  return typeof f.type === 'string' ? f.type.startsWith('i') : null;
-}
-
-/** The probes for one layout: its size, and offset, width and (for integers) signedness of each field. */
-function layoutProbes(l: AnyStructLayout): Probe[] {
-  const T = l.c.type;
-  const out: Probe[] = [{ key: `${l.name}.sizeof`, expected: l.size, num: l.c.sizeExpr ?? `sizeof(${T})` }];
-  for (const [name, f] of Object.entries(l.fields)) {
-    const d = f.c ?? name;
-    out.push({ key: `${l.name}.${name}.offset`, expected: f.offset, num: `offsetof(${T}, ${d})` });
-    out.push({ key: `${l.name}.${name}.width`, expected: fieldWidth(f), num: `sizeof(((${T} *)0)->${d})` });
-    const signed = scalarSigned(f);
-    if (signed !== null) {
-      const elem = f.count === undefined ? d : `${d}[0]`;
-      out.push({ key: `${l.name}.${name}.signed`, expected: signed ? 1 : 0, num: `((__typeof__(((${T} *)0)->${elem}))-1 < 0)` });
-    }
-  }
-  return out;
-}
 
 function constantProbes(): Probe[] {
   const out: Probe[] = [];
@@ -76,49 +49,22 @@ function derivedProbes(): Probe[] {
   return out;
 }
 
-function cProgram(probes: readonly Probe[]): string {
-  const lines = probes.map((p, i) => {
-    const sep = i === 0 ? '' : ',';
-    return 'num' in p
-      ? `  printf("${sep}\\"%s\\": %lld\\n", "${p.key}", (long long)(${p.num}));`
-      : `  printf("${sep}\\"%s\\": \\"%s\\"\\n", "${p.key}", ${p.str});`;
-  });
-  return [
-    '#include <stdint.h>',
-    '#include <stddef.h>',
-    '#include <stdio.h>',
-    '#include <xen/xen.h>',
-    '#include <xen/grant_table.h>',
-    '#include <xen/io/ring.h>',
-    '#include <xen/io/blkif.h>',
-    '#include <xen/io/netif.h>',
-    '#include <xen/io/console.h>',
-    '#include <xen/io/xs_wire.h>',
-    'int main(void) {',
-    '  printf("{\\n");',
-    ...lines,
-    '  printf("}\\n");',
-    '  return 0;',
-    '}',
-    '',
-  ].join('\n');
-}
+const HEADERS = [
+  '#include <stdint.h>',
+  '#include <xen/xen.h>',
+  '#include <xen/grant_table.h>',
+  '#include <xen/io/ring.h>',
+  '#include <xen/io/blkif.h>',
+  '#include <xen/io/netif.h>',
+  '#include <xen/io/console.h>',
+  '#include <xen/io/xs_wire.h>',
+];
 
-const probes = [...WIRE_LAYOUTS.flatMap(layoutProbes), ...constantProbes(), ...derivedProbes()];
-let dir = '';
+const probes = [...WIRE_LAYOUTS.flatMap((l) => layoutProbes(l)), ...constantProbes(), ...derivedProbes()];
 let fromC: Record<string, number | string> = {};
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'xlts-layout-'));
-  const src = join(dir, 'layouts.c');
-  const exe = join(dir, 'layouts');
-  writeFileSync(src, cProgram(probes));
-  execFileSync('gcc', ['-std=gnu11', '-Wall', '-Werror', '-o', exe, src], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-  fromC = JSON.parse(execFileSync(exe, { encoding: 'utf8', timeout: 10_000 })) as Record<string, number | string>;
-});
-
-afterAll(() => {
-  if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  fromC = runProbes(HEADERS, probes);
 });
 
 describe('wire layouts match /usr/include/xen (x86_64, gcc)', () => {
@@ -129,18 +75,18 @@ describe('wire layouts match /usr/include/xen (x86_64, gcc)', () => {
 
   for (const layout of WIRE_LAYOUTS) {
     it(`${layout.c.type} as ${layout.name}: size, offsets, widths, signedness`, () => {
-      const mine = layoutProbes(layout);
-      expect(Object.fromEntries(mine.map((p) => [p.key, fromC[p.key]]))).toEqual(Object.fromEntries(mine.map((p) => [p.key, p.expected])));
+      const { c, ours } = compare(layoutProbes(layout), fromC);
+      expect(c).toEqual(ours);
     });
   }
 
   it('every named constant has the value of its C macro or enumerator', () => {
-    const mine = constantProbes();
-    expect(Object.fromEntries(mine.map((p) => [p.key, fromC[p.key]]))).toEqual(Object.fromEntries(mine.map((p) => [p.key, p.expected])));
+    const { c, ours } = compare(constantProbes(), fromC);
+    expect(c).toEqual(ours);
   });
 
   it('ring slots, ring sizes per page order and index masks agree with ring.h', () => {
-    const mine = derivedProbes();
-    expect(Object.fromEntries(mine.map((p) => [p.key, fromC[p.key]]))).toEqual(Object.fromEntries(mine.map((p) => [p.key, p.expected])));
+    const { c, ours } = compare(derivedProbes(), fromC);
+    expect(c).toEqual(ours);
   });
 });

@@ -10,7 +10,7 @@
 // -EFAULT.
 import { GuestMemoryError, PAGE_SIZE, type Gpa, type GuestMemory } from '../memory/guest-memory.ts';
 import { GuestFaultError } from './errors.ts';
-import { decode, encode, type Decoded, type FieldSpecs, type StructLayout } from './layout.ts';
+import { type FieldMap, type StructLayout, type StructValue } from '../../ring-buffer/layout.ts';
 
 export type AccessKind = 'read' | 'write';
 
@@ -60,13 +60,13 @@ export class GuestAccess {
   }
 
   /** Copies a struct in and decodes the private copy. */
-  read<F extends FieldSpecs>(layout: StructLayout<F>, gva: bigint): Decoded<F> {
-    return decode(layout, this.copyIn(gva, layout.size));
+  read<F extends FieldMap>(layout: StructLayout<F>, gva: bigint): StructValue<F> {
+    return layout.decode(this.copyIn(gva, layout.size));
   }
 
   /** Encodes a struct (padding zeroed) and copies it out. */
-  write<F extends FieldSpecs>(layout: StructLayout<F>, gva: bigint, value: Decoded<F>): void {
-    this.copyOut(gva, encode(layout, value));
+  write<F extends FieldMap>(layout: StructLayout<F>, gva: bigint, value: StructValue<F>): void {
+    this.copyOut(gva, layout.encode(value));
   }
 
   /** Visits the range one page-bounded chunk at a time with a live view of guest memory. */

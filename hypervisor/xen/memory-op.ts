@@ -24,7 +24,6 @@ import {
 import { InvalidArgumentError, NoSuchDomainError, NotImplementedError, NotPermittedError, NotSupportedError } from './errors.ts';
 import type { EventDelivery } from './event-delivery.ts';
 import { u32Arg, unknownSubOp, type HypercallCall, type HypercallFamily } from './hypercall.ts';
-import { encode } from './layout.ts';
 import { e820entry, xen_add_to_physmap, xen_memory_domain, xen_memory_map } from './wire.ts';
 
 /** One E820 record, as XENMEM_memory_map returns it (types: 1 RAM, 2 reserved, 3 ACPI, ...). */
@@ -78,7 +77,7 @@ export function memoryOp(options: MemoryOpOptions): HypercallFamily {
     const map = guest.read(xen_memory_map, args[1]);
     const n = Math.min(map.nr_entries, options.memoryMap.length);
     const out = new Uint8Array(n * e820entry.size);
-    options.memoryMap.slice(0, n).forEach((e, i) => out.set(encode(e820entry, e), i * e820entry.size));
+    options.memoryMap.slice(0, n).forEach((e, i) => out.set(e820entry.encode(e), i * e820entry.size));
     guest.copyOut(map.buffer, out);
     guest.write(xen_memory_map, args[1], { nr_entries: n, buffer: map.buffer });
     return 0;

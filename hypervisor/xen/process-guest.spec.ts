@@ -46,7 +46,7 @@ import {
   __HYPERVISOR_xen_version,
 } from './abi.ts';
 import { XEN_EFAULT, XEN_EINVAL, XEN_ENOSYS } from './errors.ts';
-import { decode, encode, type Decoded, type FieldSpecs, type StructLayout } from './layout.ts';
+import { type FieldMap, type StructLayout, type StructValue } from '../../ring-buffer/layout.ts';
 import { ProcessGuest, ProcessVcpuError, type ProcessVcpu } from './process-guest.ts';
 import { EngineRecorder, RecordingLog } from './test-support.ts';
 import {
@@ -96,13 +96,13 @@ class MiniLinux {
     cpu.onUpcall = (vector) => this.upcall(vector);
   }
 
-  put<F extends FieldSpecs>(layout: StructLayout<F>, value: Decoded<F>): bigint {
-    this.memory.view(gpa(SCRATCH), layout.size).set(encode(layout, value));
+  put<F extends FieldMap>(layout: StructLayout<F>, value: StructValue<F>): bigint {
+    this.memory.view(gpa(SCRATCH), layout.size).set(layout.encode(value));
     return BigInt(SCRATCH);
   }
 
-  get<F extends FieldSpecs>(layout: StructLayout<F>): Decoded<F> {
-    return decode(layout, this.memory.view(gpa(SCRATCH), layout.size).slice());
+  get<F extends FieldMap>(layout: StructLayout<F>): StructValue<F> {
+    return layout.decode(this.memory.view(gpa(SCRATCH), layout.size).slice());
   }
 
   private words(offset: number, count: number): BigUint64Array {
@@ -160,12 +160,12 @@ class MiniLinux {
     return this.cpu.hypercall(__HYPERVISOR_xen_version, cmd, arg);
   }
 
-  evtchn<F extends FieldSpecs>(cmd: number, layout: StructLayout<F>, value: Decoded<F>): { rc: number; out: Decoded<F> } {
+  evtchn<F extends FieldMap>(cmd: number, layout: StructLayout<F>, value: StructValue<F>): { rc: number; out: StructValue<F> } {
     const rc = this.cpu.hypercall(__HYPERVISOR_event_channel_op, cmd, this.put(layout, value));
     return { rc, out: this.get(layout) };
   }
 
-  status(port: number): Decoded<typeof evtchn_status.fields> {
+  status(port: number): StructValue<typeof evtchn_status.fields> {
     const { rc, out } = this.evtchn(EVTCHNOP_status, evtchn_status, { dom: DOMID_SELF, port, status: 0, vcpu: 0, u_word0: 0, u_word1: 0 });
     expect(rc).toBe(0);
     return out;

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { consoleFrontend } from '../../ring-buffer/index.ts';
 import { gpa } from '../memory/guest-memory.ts';
 import { DOMID_SELF, EVTCHNOP_send, EVTCHNOP_status, EVTCHNSTAT_interdomain, EVTCHNSTAT_unbound, HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN, __HYPERVISOR_event_channel_op } from './abi.ts';
-import { decode, encode } from './layout.ts';
 import { PvConsole } from './pv-console.ts';
 import { testDomain } from './test-support.ts';
 import { evtchn_send, evtchn_status } from './wire.ts';
@@ -19,7 +18,7 @@ function setup() {
   const page = t.memory.view(gpa(PFN * 4096), 4096);
   const guest = consoleFrontend(page);
   const kick = () => {
-    t.memory.view(gpa(ARG), 4).set(encode(evtchn_send, { port: console.port }));
+    t.memory.view(gpa(ARG), 4).set(evtchn_send.encode({ port: console.port }));
     return t.call(__HYPERVISOR_event_channel_op, EVTCHNOP_send, ARG).result;
   };
   const text = () => new TextDecoder().decode(Uint8Array.from(out));
@@ -31,9 +30,9 @@ describe('PvConsole', () => {
     const { t, console } = setup();
     expect(t.domain.hvmParams.get(HVM_PARAM_CONSOLE_PFN)).toBe(BigInt(PFN));
     expect(t.domain.hvmParams.get(HVM_PARAM_CONSOLE_EVTCHN)).toBe(BigInt(console.port));
-    t.memory.view(gpa(ARG), 24).set(encode(evtchn_status, { dom: DOMID_SELF, port: console.port, status: 0, vcpu: 0, u_word0: 0, u_word1: 0 }));
+    t.memory.view(gpa(ARG), 24).set(evtchn_status.encode({ dom: DOMID_SELF, port: console.port, status: 0, vcpu: 0, u_word0: 0, u_word1: 0 }));
     expect(t.call(__HYPERVISOR_event_channel_op, EVTCHNOP_status, ARG).result).toBe(0);
-    expect(decode(evtchn_status, t.memory.view(gpa(ARG), 24).slice())).toMatchObject({ status: EVTCHNSTAT_interdomain, u_word0: 0 });
+    expect(evtchn_status.decode(t.memory.view(gpa(ARG), 24).slice())).toMatchObject({ status: EVTCHNSTAT_interdomain, u_word0: 0 });
   });
 
   it('drains the guest output ring to the sink when kicked, and kicks back', () => {

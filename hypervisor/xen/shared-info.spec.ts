@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LayoutError } from './layout.ts';
+import { LayoutError } from '../../ring-buffer/layout.ts';
 import { SharedInfoView, VcpuInfoView } from './shared-info.ts';
 
 /** The 64-bit words the guest sees, read as the guest's unsigned longs. */

@@ -15,7 +15,7 @@
 // can neither lose nor be lost by a concurrent 64-bit locked bit op on the other half. This avoids
 // BigInt traffic on the delivery path.
 import { BITS_PER_EVTCHN_WORD, NR_EVENT_CHANNELS, XEN_LEGACY_MAX_VCPUS } from './abi.ts';
-import { LayoutError, struct } from './layout.ts';
+import { LayoutError, defineStruct } from '../../ring-buffer/layout.ts';
 
 // struct vcpu_time_info {
 //     uint32_t version;           /* odd while an update is in progress */
@@ -27,15 +27,15 @@ import { LayoutError, struct } from './layout.ts';
 //     uint8_t  flags;             /* XEN_PVCLOCK_TSC_STABLE_BIT, ... */
 //     uint8_t  pad1[2];
 // }; /* 32 bytes */
-export const vcpu_time_info = struct('struct vcpu_time_info', 32, {
+export const vcpu_time_info = defineStruct('vcpu_time_info', 32, {
   version: { offset: 0, type: 'u32' },
   pad0: { offset: 4, type: 'u32' },
   tsc_timestamp: { offset: 8, type: 'u64' },
   system_time: { offset: 16, type: 'u64' },
   tsc_to_system_mul: { offset: 24, type: 'u32' },
-  tsc_shift: { offset: 28, type: 'u8' }, // int8_t in C: only its place matters here
+  tsc_shift: { offset: 28, type: 'i8' },
   flags: { offset: 29, type: 'u8' },
-  pad1: { offset: 30, type: 'bytes', length: 2 },
+  pad1: { offset: 30, type: { bytes: 2 } },
 });
 
 // struct vcpu_info {
@@ -45,13 +45,13 @@ export const vcpu_time_info = struct('struct vcpu_time_info', 32, {
 //     struct arch_vcpu_info arch;      /* x86_64: unsigned long cr2, pad */
 //     vcpu_time_info_t time;
 // }; /* 64 bytes */
-export const vcpu_info = struct('struct vcpu_info', 64, {
+export const vcpu_info = defineStruct('vcpu_info', 64, {
   evtchn_upcall_pending: { offset: 0, type: 'u8' },
   evtchn_upcall_mask: { offset: 1, type: 'u8' },
   evtchn_pending_sel: { offset: 8, type: 'u64' },
   arch_cr2: { offset: 16, type: 'u64', c: 'arch.cr2' },
   arch_pad: { offset: 24, type: 'u64', c: 'arch.pad' },
-  time: { offset: 32, type: 'bytes', length: 32 },
+  time: { offset: 32, type: { bytes: 32 } },
 });
 
 // struct shared_info {
@@ -64,15 +64,15 @@ export const vcpu_info = struct('struct vcpu_info', 64, {
 //     uint32_t wc_sec_hi;       /* x86_64 only */
 //     struct arch_shared_info arch;   /* max_pfn, p2m fields: PV only, 48 bytes */
 // };
-export const shared_info = struct('struct shared_info', 3136, {
-  vcpu_info: { offset: 0x000, type: 'bytes', length: XEN_LEGACY_MAX_VCPUS * 64 },
-  evtchn_pending: { offset: 0x800, type: 'bytes', length: 512 },
-  evtchn_mask: { offset: 0xa00, type: 'bytes', length: 512 },
+export const shared_info = defineStruct('shared_info', 3136, {
+  vcpu_info: { offset: 0x000, type: { bytes: XEN_LEGACY_MAX_VCPUS * 64 } },
+  evtchn_pending: { offset: 0x800, type: { bytes: 512 } },
+  evtchn_mask: { offset: 0xa00, type: { bytes: 512 } },
   wc_version: { offset: 0xc00, type: 'u32' },
   wc_sec: { offset: 0xc04, type: 'u32' },
   wc_nsec: { offset: 0xc08, type: 'u32' },
   wc_sec_hi: { offset: 0xc0c, type: 'u32' },
-  arch: { offset: 0xc10, type: 'bytes', length: 48 },
+  arch: { offset: 0xc10, type: { bytes: 48 } },
 });
 
 export const SHARED_INFO_LAYOUTS = [vcpu_time_info, vcpu_info, shared_info] as const;
@@ -83,7 +83,7 @@ const MASK_OFFSET = shared_info.fields.evtchn_mask.offset;
 const SEL_OFFSET = vcpu_info.fields.evtchn_pending_sel.offset;
 
 function int32Words(bytes: Uint8Array, what: string): Int32Array {
-  if (bytes.byteOffset % 8 !== 0) throw new LayoutError(`${what} must be 8-byte aligned in its buffer (offset ${bytes.byteOffset})`);
+  if (bytes.byteOffset % 8 !== 0) throw new LayoutError(what, '*', `must be 8-byte aligned in its buffer (offset ${bytes.byteOffset})`);
   return new Int32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2);
 }
 
@@ -100,7 +100,7 @@ export class SharedInfoView {
   private readonly words: Int32Array;
 
   constructor(readonly bytes: Uint8Array) {
-    if (bytes.length < shared_info.size) throw new LayoutError(`shared_info needs ${shared_info.size} bytes, got ${bytes.length}`);
+    if (bytes.length < shared_info.size) throw new LayoutError('shared_info', '*', `needs ${shared_info.size} bytes, got ${bytes.length}`);
     this.words = int32Words(bytes, 'shared_info');
   }
 
@@ -139,13 +139,13 @@ export class SharedInfoView {
   /** The legacy vcpu_info slot of vCPU `vcpuId` (< XEN_LEGACY_MAX_VCPUS) inside this page. */
   vcpuInfoSlot(vcpuId: number): Uint8Array {
     if (!Number.isInteger(vcpuId) || vcpuId < 0 || vcpuId >= XEN_LEGACY_MAX_VCPUS) {
-      throw new LayoutError(`shared_info has no vcpu_info slot for vCPU ${vcpuId}`);
+      throw new LayoutError('shared_info', 'vcpu_info', `has no slot for vCPU ${vcpuId}`);
     }
     return this.bytes.subarray(vcpuId * VCPU_INFO_SIZE, (vcpuId + 1) * VCPU_INFO_SIZE);
   }
 
   private portBit(arrayOffset: number, port: number): [number, number] {
-    if (!Number.isInteger(port) || port < 0 || port >= NR_EVENT_CHANNELS) throw new LayoutError(`port ${port} is outside the 2-level bitmaps`);
+    if (!Number.isInteger(port) || port < 0 || port >= NR_EVENT_CHANNELS) throw new LayoutError('shared_info', 'evtchn_pending', `port ${port} is outside the 2-level bitmaps`);
     const word = Math.floor(port / BITS_PER_EVTCHN_WORD);
     return halfWord(arrayOffset + word * 8, port % BITS_PER_EVTCHN_WORD);
   }
@@ -156,7 +156,7 @@ export class VcpuInfoView {
   private readonly words: Int32Array;
 
   constructor(readonly bytes: Uint8Array) {
-    if (bytes.length !== VCPU_INFO_SIZE) throw new LayoutError(`vcpu_info is ${VCPU_INFO_SIZE} bytes, got ${bytes.length}`);
+    if (bytes.length !== VCPU_INFO_SIZE) throw new LayoutError('vcpu_info', '*', `is ${VCPU_INFO_SIZE} bytes, got ${bytes.length}`);
     this.words = int32Words(bytes, 'vcpu_info');
   }
 
@@ -172,7 +172,7 @@ export class VcpuInfoView {
 
   /** Sets bit `bit` (a pending-word index, 0..63) of evtchn_pending_sel; true if it was set. */
   testAndSetSelector(bit: number): boolean {
-    if (!Number.isInteger(bit) || bit < 0 || bit >= BITS_PER_EVTCHN_WORD) throw new LayoutError(`selector bit ${bit} out of range`);
+    if (!Number.isInteger(bit) || bit < 0 || bit >= BITS_PER_EVTCHN_WORD) throw new LayoutError('vcpu_info', 'evtchn_pending_sel', `selector bit ${bit} out of range`);
     const [i, m] = halfWord(SEL_OFFSET, bit);
     return (Atomics.or(this.words, i, m) & m) !== 0;
   }

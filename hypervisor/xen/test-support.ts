@@ -7,7 +7,7 @@ import type { DomainEvent, DomainEventSink } from './domain-events.ts';
 import type { UpcallInjector } from './event-delivery.ts';
 import { identityTranslate, type AccessKind, type CpuContext } from './guest-access.ts';
 import type { HypercallArgs, HypercallOutcome } from './hypercall.ts';
-import { decode, encode, type Decoded, type FieldSpecs, type StructLayout } from './layout.ts';
+import { type FieldMap, type StructLayout, type StructValue } from '../../ring-buffer/layout.ts';
 import type { HypervisorLog } from './log.ts';
 
 /** Guest RAM as regions over one ArrayBuffer (same semantics as FileGuestMemory). */
@@ -113,10 +113,10 @@ export function testDomain(overrides: Partial<XenDomainConfig> = {}) {
     const a = [0n, 0n, 0n, 0n, 0n].map((z, i) => (args[i] === undefined ? z : BigInt(args[i]!))) as unknown as HypercallArgs;
     return domain.dispatch(cpu(), nr, a);
   };
-  const put = <F extends FieldSpecs>(layout: StructLayout<F>, addr: number, value: Decoded<F>): number => {
-    memory.view(gpa(addr), layout.size).set(encode(layout, value));
+  const put = <F extends FieldMap>(layout: StructLayout<F>, addr: number, value: StructValue<F>): number => {
+    memory.view(gpa(addr), layout.size).set(layout.encode(value));
     return addr;
   };
-  const get = <F extends FieldSpecs>(layout: StructLayout<F>, addr: number): Decoded<F> => decode(layout, memory.view(gpa(addr), layout.size).slice());
+  const get = <F extends FieldMap>(layout: StructLayout<F>, addr: number): StructValue<F> => layout.decode(memory.view(gpa(addr), layout.size).slice());
   return { memory, engine, log, domain, cpu, call, put, get };
 }

@@ -4,7 +4,7 @@
 //
 // A guest handle (XEN_GUEST_HANDLE(T)) is `struct { T *p; }` on x86: one 64-bit guest-virtual
 // pointer, declared here as u64 with its C path '<name>.p'.
-import { struct } from './layout.ts';
+import { defineStruct } from '../../ring-buffer/layout.ts';
 
 // ---------------------------------------------------------------- version.h
 
@@ -12,24 +12,24 @@ import { struct } from './layout.ts';
 //     unsigned int submap_idx;    /* IN: which 32-bit submap to return */
 //     uint32_t     submap;        /* OUT: 32-bit submap */
 // };
-export const xen_feature_info = struct('struct xen_feature_info', 8, {
+export const xen_feature_info = defineStruct('xen_feature_info', 8, {
   submap_idx: { offset: 0, type: 'u32' },
   submap: { offset: 4, type: 'u32' },
 });
 
 // struct xen_platform_parameters { xen_ulong_t virt_start; };
-export const xen_platform_parameters = struct('struct xen_platform_parameters', 8, {
+export const xen_platform_parameters = defineStruct('xen_platform_parameters', 8, {
   virt_start: { offset: 0, type: 'u64' },
 });
 
 // struct xen_compile_info {
 //     char compiler[64]; char compile_by[16]; char compile_domain[32]; char compile_date[32];
 // };
-export const xen_compile_info = struct('struct xen_compile_info', 144, {
-  compiler: { offset: 0, type: 'bytes', length: 64 },
-  compile_by: { offset: 64, type: 'bytes', length: 16 },
-  compile_domain: { offset: 80, type: 'bytes', length: 32 },
-  compile_date: { offset: 112, type: 'bytes', length: 32 },
+export const xen_compile_info = defineStruct('xen_compile_info', 144, {
+  compiler: { offset: 0, type: { bytes: 64 } },
+  compile_by: { offset: 64, type: { bytes: 16 } },
+  compile_domain: { offset: 80, type: { bytes: 32 } },
+  compile_date: { offset: 112, type: { bytes: 32 } },
 });
 
 // ---------------------------------------------------------------- memory.h
@@ -41,7 +41,7 @@ export const xen_compile_info = struct('struct xen_compile_info', 144, {
 //     xen_ulong_t idx;        /* index into space being mapped */
 //     xen_pfn_t gpfn;         /* GPFN where the source mapping page should appear */
 // };
-export const xen_add_to_physmap = struct('struct xen_add_to_physmap', 24, {
+export const xen_add_to_physmap = defineStruct('xen_add_to_physmap', 24, {
   domid: { offset: 0, type: 'u16' },
   size: { offset: 2, type: 'u16' },
   space: { offset: 4, type: 'u32' },
@@ -50,7 +50,7 @@ export const xen_add_to_physmap = struct('struct xen_add_to_physmap', 24, {
 });
 
 // struct xen_memory_domain { domid_t domid; };
-export const xen_memory_domain = struct('struct xen_memory_domain', 2, {
+export const xen_memory_domain = defineStruct('xen_memory_domain', 2, {
   domid: { offset: 0, type: 'u16' },
 });
 
@@ -58,7 +58,7 @@ export const xen_memory_domain = struct('struct xen_memory_domain', 2, {
 //     unsigned int nr_entries;          /* IN: room in buffer; OUT: entries stored */
 //     XEN_GUEST_HANDLE(void) buffer;    /* e820 entries, as INT 15h/E820 returns them */
 // };
-export const xen_memory_map = struct('struct xen_memory_map', 16, {
+export const xen_memory_map = defineStruct('xen_memory_map', 16, {
   nr_entries: { offset: 0, type: 'u32' },
   buffer: { offset: 8, type: 'u64', c: 'buffer.p' },
 });
@@ -67,7 +67,7 @@ export const xen_memory_map = struct('struct xen_memory_map', 16, {
 // struct e820_entry __attribute__((packed))). Xen's public headers do not declare the struct;
 // layout.spec.ts checks this layout against a packed C definition of its own.
 //   struct e820entry { uint64_t addr; uint64_t size; uint32_t type; } __attribute__((packed));
-export const e820entry = struct('struct e820entry', 20, {
+export const e820entry = defineStruct('e820entry', 20, {
   addr: { offset: 0, type: 'u64' },
   size: { offset: 8, type: 'u64' },
   type: { offset: 16, type: 'u32' },
@@ -81,7 +81,7 @@ export const e820entry = struct('struct e820entry', 20, {
 //     uint32_t index;    /* IN */
 //     uint64_t value;    /* IN/OUT */
 // };
-export const xen_hvm_param = struct('struct xen_hvm_param', 16, {
+export const xen_hvm_param = defineStruct('xen_hvm_param', 16, {
   domid: { offset: 0, type: 'u16' },
   pad: { offset: 2, type: 'u16' },
   index: { offset: 4, type: 'u32' },
@@ -89,7 +89,7 @@ export const xen_hvm_param = struct('struct xen_hvm_param', 16, {
 });
 
 // struct xen_hvm_evtchn_upcall_vector { uint32_t vcpu; uint8_t vector; };   /* 8 with padding */
-export const xen_hvm_evtchn_upcall_vector = struct('struct xen_hvm_evtchn_upcall_vector', 8, {
+export const xen_hvm_evtchn_upcall_vector = defineStruct('xen_hvm_evtchn_upcall_vector', 8, {
   vcpu: { offset: 0, type: 'u32' },
   vector: { offset: 4, type: 'u8' },
 });
@@ -101,7 +101,7 @@ export const xen_hvm_evtchn_upcall_vector = struct('struct xen_hvm_evtchn_upcall
 //     uint32_t offset; /* offset within page */
 //     uint32_t rsvd;   /* unused */
 // };
-export const vcpu_register_vcpu_info = struct('struct vcpu_register_vcpu_info', 16, {
+export const vcpu_register_vcpu_info = defineStruct('vcpu_register_vcpu_info', 16, {
   mfn: { offset: 0, type: 'u64' },
   offset: { offset: 8, type: 'u32' },
   rsvd: { offset: 12, type: 'u32' },
@@ -110,7 +110,7 @@ export const vcpu_register_vcpu_info = struct('struct vcpu_register_vcpu_info', 
 // ---------------------------------------------------------------- sched.h
 
 // struct sched_shutdown { unsigned int reason; /* SHUTDOWN_* */ };
-export const sched_shutdown = struct('struct sched_shutdown', 4, {
+export const sched_shutdown = defineStruct('sched_shutdown', 4, {
   reason: { offset: 0, type: 'u32' },
 });
 
@@ -119,7 +119,7 @@ export const sched_shutdown = struct('struct sched_shutdown', 4, {
 //     unsigned int nr_ports;
 //     uint64_t timeout;
 // };
-export const sched_poll = struct('struct sched_poll', 24, {
+export const sched_poll = defineStruct('sched_poll', 24, {
   ports: { offset: 0, type: 'u64', c: 'ports.p' },
   nr_ports: { offset: 8, type: 'u32' },
   timeout: { offset: 16, type: 'u64' },
@@ -131,7 +131,7 @@ export const sched_poll = struct('struct sched_poll', 24, {
 //     domid_t dom, remote_dom;   /* IN */
 //     evtchn_port_t port;        /* OUT */
 // };
-export const evtchn_alloc_unbound = struct('struct evtchn_alloc_unbound', 8, {
+export const evtchn_alloc_unbound = defineStruct('evtchn_alloc_unbound', 8, {
   dom: { offset: 0, type: 'u16' },
   remote_dom: { offset: 2, type: 'u16' },
   port: { offset: 4, type: 'u32' },
@@ -142,7 +142,7 @@ export const evtchn_alloc_unbound = struct('struct evtchn_alloc_unbound', 8, {
 //     evtchn_port_t remote_port;    /* IN */
 //     evtchn_port_t local_port;     /* OUT */
 // };
-export const evtchn_bind_interdomain = struct('struct evtchn_bind_interdomain', 12, {
+export const evtchn_bind_interdomain = defineStruct('evtchn_bind_interdomain', 12, {
   remote_dom: { offset: 0, type: 'u16' },
   remote_port: { offset: 4, type: 'u32' },
   local_port: { offset: 8, type: 'u32' },
@@ -153,7 +153,7 @@ export const evtchn_bind_interdomain = struct('struct evtchn_bind_interdomain', 
 //     uint32_t vcpu;        /* IN */
 //     evtchn_port_t port;   /* OUT */
 // };
-export const evtchn_bind_virq = struct('struct evtchn_bind_virq', 12, {
+export const evtchn_bind_virq = defineStruct('evtchn_bind_virq', 12, {
   virq: { offset: 0, type: 'u32' },
   vcpu: { offset: 4, type: 'u32' },
   port: { offset: 8, type: 'u32' },
@@ -163,7 +163,7 @@ export const evtchn_bind_virq = struct('struct evtchn_bind_virq', 12, {
 //     uint32_t vcpu;        /* IN */
 //     evtchn_port_t port;   /* OUT */
 // };
-export const evtchn_bind_ipi = struct('struct evtchn_bind_ipi', 8, {
+export const evtchn_bind_ipi = defineStruct('evtchn_bind_ipi', 8, {
   vcpu: { offset: 0, type: 'u32' },
   port: { offset: 4, type: 'u32' },
 });
@@ -171,9 +171,9 @@ export const evtchn_bind_ipi = struct('struct evtchn_bind_ipi', 8, {
 // struct evtchn_close  { evtchn_port_t port; };
 // struct evtchn_send   { evtchn_port_t port; };
 // struct evtchn_unmask { evtchn_port_t port; };
-export const evtchn_close = struct('struct evtchn_close', 4, { port: { offset: 0, type: 'u32' } });
-export const evtchn_send = struct('struct evtchn_send', 4, { port: { offset: 0, type: 'u32' } });
-export const evtchn_unmask = struct('struct evtchn_unmask', 4, { port: { offset: 0, type: 'u32' } });
+export const evtchn_close = defineStruct('evtchn_close', 4, { port: { offset: 0, type: 'u32' } });
+export const evtchn_send = defineStruct('evtchn_send', 4, { port: { offset: 0, type: 'u32' } });
+export const evtchn_unmask = defineStruct('evtchn_unmask', 4, { port: { offset: 0, type: 'u32' } });
 
 // struct evtchn_status {
 //     domid_t  dom;                 /* IN */
@@ -189,7 +189,7 @@ export const evtchn_unmask = struct('struct evtchn_unmask', 4, { port: { offset:
 // };
 // The union is declared as its two 32-bit words: u_word0 holds u.virq / u.pirq, or (little-endian,
 // low half) u.unbound.dom / u.interdomain.dom; u_word1 holds u.interdomain.port.
-export const evtchn_status = struct('struct evtchn_status', 24, {
+export const evtchn_status = defineStruct('evtchn_status', 24, {
   dom: { offset: 0, type: 'u16' },
   port: { offset: 4, type: 'u32' },
   status: { offset: 8, type: 'u32' },
@@ -202,7 +202,7 @@ export const evtchn_status = struct('struct evtchn_status', 24, {
 //     evtchn_port_t port;   /* IN */
 //     uint32_t vcpu;        /* IN */
 // };
-export const evtchn_bind_vcpu = struct('struct evtchn_bind_vcpu', 8, {
+export const evtchn_bind_vcpu = defineStruct('evtchn_bind_vcpu', 8, {
   port: { offset: 0, type: 'u32' },
   vcpu: { offset: 4, type: 'u32' },
 });
@@ -215,7 +215,7 @@ export const evtchn_bind_vcpu = struct('struct evtchn_bind_vcpu', 8, {
 //     uint32_t max_nr_frames;       /* OUT */
 //     int16_t  status;              /* OUT, GNTST_* */
 // };
-export const gnttab_query_size = struct('struct gnttab_query_size', 16, {
+export const gnttab_query_size = defineStruct('gnttab_query_size', 16, {
   dom: { offset: 0, type: 'u16' },
   nr_frames: { offset: 4, type: 'u32' },
   max_nr_frames: { offset: 8, type: 'u32' },
@@ -223,7 +223,7 @@ export const gnttab_query_size = struct('struct gnttab_query_size', 16, {
 });
 
 // struct gnttab_set_version { uint32_t version; /* IN/OUT */ };
-export const gnttab_set_version = struct('struct gnttab_set_version', 4, {
+export const gnttab_set_version = defineStruct('gnttab_set_version', 4, {
   version: { offset: 0, type: 'u32' },
 });
 
@@ -232,7 +232,7 @@ export const gnttab_set_version = struct('struct gnttab_set_version', 4, {
 //     uint16_t pad;
 //     uint32_t version;     /* OUT */
 // };
-export const gnttab_get_version = struct('struct gnttab_get_version', 8, {
+export const gnttab_get_version = defineStruct('gnttab_get_version', 8, {
   dom: { offset: 0, type: 'u16' },
   pad: { offset: 2, type: 'u16' },
   version: { offset: 4, type: 'u32' },
