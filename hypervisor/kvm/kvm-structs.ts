@@ -1,7 +1,7 @@
 // The KVM userspace structs xlts passes through ioctls or reads from the kvm_run page, x86_64, as
 // in <linux/kvm.h> and <asm/kvm.h> (Linux 6.1 UAPI). Each is quoted from the header and declared
 // once; test/kvm-structs.test.ts compiles the offsets and sizes against the installed headers.
-import { struct } from './struct-layout.ts';
+import { defineStruct } from '../../ring-buffer/layout.ts';
 
 // struct kvm_regs {
 // 	__u64 rax, rbx, rcx, rdx;
@@ -10,7 +10,7 @@ import { struct } from './struct-layout.ts';
 // 	__u64 r12, r13, r14, r15;
 // 	__u64 rip, rflags;
 // };
-export const KVM_REGS = struct('struct kvm_regs', 144, {
+export const KVM_REGS = defineStruct('kvm_regs', 144, {
   rax: { offset: 0, type: 'u64' },
   rbx: { offset: 8, type: 'u64' },
   rcx: { offset: 16, type: 'u64' },
@@ -40,7 +40,7 @@ export const KVM_REGS = struct('struct kvm_regs', 144, {
 // 	__u8  unusable;
 // 	__u8  padding;
 // };
-export const KVM_SEGMENT = struct('struct kvm_segment', 24, {
+export const KVM_SEGMENT = defineStruct('kvm_segment', 24, {
   base: { offset: 0, type: 'u64' },
   limit: { offset: 8, type: 'u32' },
   selector: { offset: 12, type: 'u16' },
@@ -60,7 +60,7 @@ export const KVM_SEGMENT = struct('struct kvm_segment', 24, {
 // 	__u16 limit;
 // 	__u16 padding[3];
 // };
-export const KVM_DTABLE = struct('struct kvm_dtable', 16, {
+export const KVM_DTABLE = defineStruct('kvm_dtable', 16, {
   base: { offset: 0, type: 'u64' },
   limit: { offset: 8, type: 'u16' },
 });
@@ -74,17 +74,17 @@ export const KVM_DTABLE = struct('struct kvm_dtable', 16, {
 // 	__u64 apic_base;
 // 	__u64 interrupt_bitmap[(KVM_NR_INTERRUPTS + 63) / 64];
 // };
-export const KVM_SREGS = struct('struct kvm_sregs', 312, {
-  cs: { offset: 0, struct: KVM_SEGMENT },
-  ds: { offset: 24, struct: KVM_SEGMENT },
-  es: { offset: 48, struct: KVM_SEGMENT },
-  fs: { offset: 72, struct: KVM_SEGMENT },
-  gs: { offset: 96, struct: KVM_SEGMENT },
-  ss: { offset: 120, struct: KVM_SEGMENT },
-  tr: { offset: 144, struct: KVM_SEGMENT },
-  ldt: { offset: 168, struct: KVM_SEGMENT },
-  gdt: { offset: 192, struct: KVM_DTABLE },
-  idt: { offset: 208, struct: KVM_DTABLE },
+export const KVM_SREGS = defineStruct('kvm_sregs', 312, {
+  cs: { offset: 0, type: KVM_SEGMENT },
+  ds: { offset: 24, type: KVM_SEGMENT },
+  es: { offset: 48, type: KVM_SEGMENT },
+  fs: { offset: 72, type: KVM_SEGMENT },
+  gs: { offset: 96, type: KVM_SEGMENT },
+  ss: { offset: 120, type: KVM_SEGMENT },
+  tr: { offset: 144, type: KVM_SEGMENT },
+  ldt: { offset: 168, type: KVM_SEGMENT },
+  gdt: { offset: 192, type: KVM_DTABLE },
+  idt: { offset: 208, type: KVM_DTABLE },
   cr0: { offset: 224, type: 'u64' },
   cr2: { offset: 232, type: 'u64' },
   cr3: { offset: 240, type: 'u64' },
@@ -113,7 +113,7 @@ export const KVM_SREGS = struct('struct kvm_sregs', 312, {
 // 	__u64 kvm_dirty_regs;
 // 	union { struct kvm_sync_regs regs; char padding[SYNC_REGS_SIZE_BYTES]; } s;
 // };
-export const KVM_RUN_HEADER = struct('struct kvm_run', 2352, {
+export const KVM_RUN_HEADER = defineStruct('kvm_run', 2352, {
   request_interrupt_window: { offset: 0, type: 'u8' },
   immediate_exit: { offset: 1, type: 'u8' },
   exit_reason: { offset: 8, type: 'u32' },
@@ -131,16 +131,16 @@ export const KVM_RUN_EXIT_UNION_OFFSET = 32;
 
 // /* KVM_EXIT_UNKNOWN */
 // struct { __u64 hardware_exit_reason; } hw;
-export const KVM_RUN_HW = struct({ type: 'struct kvm_run', member: 'hw' }, 8, {
+export const KVM_RUN_HW = defineStruct('kvm_run.hw', 8, {
   hardware_exit_reason: { offset: 0, type: 'u64' },
-});
+}, { type: 'struct kvm_run', member: 'hw' });
 
 // /* KVM_EXIT_FAIL_ENTRY */
 // struct { __u64 hardware_entry_failure_reason; __u32 cpu; } fail_entry;
-export const KVM_RUN_FAIL_ENTRY = struct({ type: 'struct kvm_run', member: 'fail_entry' }, 16, {
+export const KVM_RUN_FAIL_ENTRY = defineStruct('kvm_run.fail_entry', 16, {
   hardware_entry_failure_reason: { offset: 0, type: 'u64' },
   cpu: { offset: 8, type: 'u32' },
-});
+}, { type: 'struct kvm_run', member: 'fail_entry' });
 
 // /* KVM_EXIT_IO */
 // struct {
@@ -150,13 +150,13 @@ export const KVM_RUN_FAIL_ENTRY = struct({ type: 'struct kvm_run', member: 'fail
 // 	__u32 count;
 // 	__u64 data_offset; /* relative to kvm_run start */
 // } io;
-export const KVM_RUN_IO = struct({ type: 'struct kvm_run', member: 'io' }, 16, {
+export const KVM_RUN_IO = defineStruct('kvm_run.io', 16, {
   direction: { offset: 0, type: 'u8' },
   size: { offset: 1, type: 'u8' },
   port: { offset: 2, type: 'u16' },
   count: { offset: 4, type: 'u32' },
   data_offset: { offset: 8, type: 'u64' },
-});
+}, { type: 'struct kvm_run', member: 'io' });
 
 // /* KVM_EXIT_MMIO */
 // struct {
@@ -165,12 +165,12 @@ export const KVM_RUN_IO = struct({ type: 'struct kvm_run', member: 'io' }, 16, {
 // 	__u32 len;
 // 	__u8  is_write;
 // } mmio;
-export const KVM_RUN_MMIO = struct({ type: 'struct kvm_run', member: 'mmio' }, 24, {
+export const KVM_RUN_MMIO = defineStruct('kvm_run.mmio', 24, {
   phys_addr: { offset: 0, type: 'u64' },
   data: { offset: 8, type: 'u8', count: 8 },
   len: { offset: 16, type: 'u32' },
   is_write: { offset: 20, type: 'u8' },
-});
+}, { type: 'struct kvm_run', member: 'mmio' });
 
 // /* KVM_EXIT_HYPERCALL */
 // struct {
@@ -180,12 +180,12 @@ export const KVM_RUN_MMIO = struct({ type: 'struct kvm_run', member: 'mmio' }, 2
 // 	__u32 longmode;
 // 	__u32 pad;
 // } hypercall;
-export const KVM_RUN_HYPERCALL = struct({ type: 'struct kvm_run', member: 'hypercall' }, 72, {
+export const KVM_RUN_HYPERCALL = defineStruct('kvm_run.hypercall', 72, {
   nr: { offset: 0, type: 'u64' },
   args: { offset: 8, type: 'u64', count: 6 },
   ret: { offset: 56, type: 'u64' },
   longmode: { offset: 64, type: 'u32' },
-});
+}, { type: 'struct kvm_run', member: 'hypercall' });
 
 // /* KVM_EXIT_INTERNAL_ERROR */
 // struct {
@@ -194,11 +194,11 @@ export const KVM_RUN_HYPERCALL = struct({ type: 'struct kvm_run', member: 'hyper
 // 	__u32 ndata;
 // 	__u64 data[16];
 // } internal;
-export const KVM_RUN_INTERNAL = struct({ type: 'struct kvm_run', member: 'internal' }, 136, {
+export const KVM_RUN_INTERNAL = defineStruct('kvm_run.internal', 136, {
   suberror: { offset: 0, type: 'u32' },
   ndata: { offset: 4, type: 'u32' },
   data: { offset: 8, type: 'u64', count: 16 },
-});
+}, { type: 'struct kvm_run', member: 'internal' });
 
 // /* KVM_EXIT_SYSTEM_EVENT */
 // struct {
@@ -206,11 +206,11 @@ export const KVM_RUN_INTERNAL = struct({ type: 'struct kvm_run', member: 'intern
 // 	__u32 ndata;
 // 	union { __u64 flags; __u64 data[16]; };
 // } system_event;
-export const KVM_RUN_SYSTEM_EVENT = struct({ type: 'struct kvm_run', member: 'system_event' }, 136, {
+export const KVM_RUN_SYSTEM_EVENT = defineStruct('kvm_run.system_event', 136, {
   type: { offset: 0, type: 'u32' },
   ndata: { offset: 4, type: 'u32' },
   data: { offset: 8, type: 'u64', count: 16 },
-});
+}, { type: 'struct kvm_run', member: 'system_event' });
 
 // /* KVM_EXIT_X86_RDMSR / KVM_EXIT_X86_WRMSR */
 // struct {
@@ -220,12 +220,12 @@ export const KVM_RUN_SYSTEM_EVENT = struct({ type: 'struct kvm_run', member: 'sy
 // 	__u32 index; /* kernel -> user */
 // 	__u64 data; /* kernel <-> user */
 // } msr;
-export const KVM_RUN_MSR = struct({ type: 'struct kvm_run', member: 'msr' }, 24, {
+export const KVM_RUN_MSR = defineStruct('kvm_run.msr', 24, {
   error: { offset: 0, type: 'u8' },
   reason: { offset: 8, type: 'u32' },
   index: { offset: 12, type: 'u32' },
   data: { offset: 16, type: 'u64' },
-});
+}, { type: 'struct kvm_run', member: 'msr' });
 
 // struct kvm_userspace_memory_region {
 // 	__u32 slot;
@@ -234,7 +234,7 @@ export const KVM_RUN_MSR = struct({ type: 'struct kvm_run', member: 'msr' }, 24,
 // 	__u64 memory_size; /* bytes */
 // 	__u64 userspace_addr; /* start of the userspace allocated memory */
 // };
-export const KVM_USERSPACE_MEMORY_REGION = struct('struct kvm_userspace_memory_region', 32, {
+export const KVM_USERSPACE_MEMORY_REGION = defineStruct('kvm_userspace_memory_region', 32, {
   slot: { offset: 0, type: 'u32' },
   flags: { offset: 4, type: 'u32' },
   guest_phys_addr: { offset: 8, type: 'u64' },
@@ -252,7 +252,7 @@ export const KVM_USERSPACE_MEMORY_REGION = struct('struct kvm_userspace_memory_r
 // 	__u32 edx;
 // 	__u32 padding[3];
 // };
-export const KVM_CPUID_ENTRY2 = struct('struct kvm_cpuid_entry2', 40, {
+export const KVM_CPUID_ENTRY2 = defineStruct('kvm_cpuid_entry2', 40, {
   function: { offset: 0, type: 'u32' },
   index: { offset: 4, type: 'u32' },
   flags: { offset: 8, type: 'u32' },
@@ -267,7 +267,7 @@ export const KVM_CPUID_ENTRY2 = struct('struct kvm_cpuid_entry2', 40, {
 // 	__u32 padding;
 // 	__DECLARE_FLEX_ARRAY(struct kvm_cpuid_entry2, entries);
 // };
-export const KVM_CPUID2 = struct('struct kvm_cpuid2', 8, {
+export const KVM_CPUID2 = defineStruct('kvm_cpuid2', 8, {
   nent: { offset: 0, type: 'u32' },
 });
 
@@ -276,7 +276,7 @@ export const KVM_CPUID2 = struct('struct kvm_cpuid2', 8, {
 // 	__u32 reserved;
 // 	__u64 data;
 // };
-export const KVM_MSR_ENTRY = struct('struct kvm_msr_entry', 16, {
+export const KVM_MSR_ENTRY = defineStruct('kvm_msr_entry', 16, {
   index: { offset: 0, type: 'u32' },
   data: { offset: 8, type: 'u64' },
 });
@@ -286,7 +286,7 @@ export const KVM_MSR_ENTRY = struct('struct kvm_msr_entry', 16, {
 // 	__u32 pad;
 // 	__DECLARE_FLEX_ARRAY(struct kvm_msr_entry, entries);
 // };
-export const KVM_MSRS = struct('struct kvm_msrs', 8, {
+export const KVM_MSRS = defineStruct('kvm_msrs', 8, {
   nmsrs: { offset: 0, type: 'u32' },
 });
 
@@ -294,7 +294,7 @@ export const KVM_MSRS = struct('struct kvm_msrs', 8, {
 // 	__u32 nmsrs; /* number of msrs in entries */
 // 	__DECLARE_FLEX_ARRAY(__u32, indices);
 // };
-export const KVM_MSR_LIST = struct('struct kvm_msr_list', 4, {
+export const KVM_MSR_LIST = defineStruct('kvm_msr_list', 4, {
   nmsrs: { offset: 0, type: 'u32' },
 });
 
@@ -304,7 +304,7 @@ export const KVM_MSR_LIST = struct('struct kvm_msr_list', 4, {
 // 	__u32 base;  /* MSR index the bitmap starts at */
 // 	__u8 *bitmap; /* a 1 bit allows the operations in flags, 0 denies */
 // };
-export const KVM_MSR_FILTER_RANGE = struct('struct kvm_msr_filter_range', 24, {
+export const KVM_MSR_FILTER_RANGE = defineStruct('kvm_msr_filter_range', 24, {
   flags: { offset: 0, type: 'u32' },
   nmsrs: { offset: 4, type: 'u32' },
   base: { offset: 8, type: 'u32' },
@@ -316,9 +316,9 @@ export const KVM_MSR_FILTER_RANGE = struct('struct kvm_msr_filter_range', 24, {
 // 	__u32 flags;
 // 	struct kvm_msr_filter_range ranges[KVM_MSR_FILTER_MAX_RANGES];
 // };
-export const KVM_MSR_FILTER = struct('struct kvm_msr_filter', 392, {
+export const KVM_MSR_FILTER = defineStruct('kvm_msr_filter', 392, {
   flags: { offset: 0, type: 'u32' },
-  ranges: { offset: 8, struct: KVM_MSR_FILTER_RANGE, count: 16 },
+  ranges: { offset: 8, type: KVM_MSR_FILTER_RANGE, count: 16 },
 });
 
 // struct kvm_msi {
@@ -329,7 +329,7 @@ export const KVM_MSR_FILTER = struct('struct kvm_msr_filter', 392, {
 // 	__u32 devid;
 // 	__u8  pad[12];
 // };
-export const KVM_MSI = struct('struct kvm_msi', 32, {
+export const KVM_MSI = defineStruct('kvm_msi', 32, {
   address_lo: { offset: 0, type: 'u32' },
   address_hi: { offset: 4, type: 'u32' },
   data: { offset: 8, type: 'u32' },
@@ -344,7 +344,7 @@ export const KVM_MSI = struct('struct kvm_msi', 32, {
 // 	__u32 resamplefd;
 // 	__u8  pad[16];
 // };
-export const KVM_IRQFD = struct('struct kvm_irqfd', 32, {
+export const KVM_IRQFD = defineStruct('kvm_irqfd', 32, {
   fd: { offset: 0, type: 'u32' },
   gsi: { offset: 4, type: 'u32' },
   flags: { offset: 8, type: 'u32' },
@@ -359,7 +359,7 @@ export const KVM_IRQFD = struct('struct kvm_irqfd', 32, {
 // 	__u32 flags;
 // 	__u8  pad[36];
 // };
-export const KVM_IOEVENTFD = struct('struct kvm_ioeventfd', 64, {
+export const KVM_IOEVENTFD = defineStruct('kvm_ioeventfd', 64, {
   datamatch: { offset: 0, type: 'u64' },
   addr: { offset: 8, type: 'u64' },
   len: { offset: 16, type: 'u32' },
@@ -371,7 +371,7 @@ export const KVM_IOEVENTFD = struct('struct kvm_ioeventfd', 64, {
 // 	__u32 flags;
 // 	__u32 pad[15];
 // };
-export const KVM_PIT_CONFIG = struct('struct kvm_pit_config', 64, {
+export const KVM_PIT_CONFIG = defineStruct('kvm_pit_config', 64, {
   flags: { offset: 0, type: 'u32' },
 });
 
@@ -382,7 +382,7 @@ export const KVM_PIT_CONFIG = struct('struct kvm_pit_config', 64, {
 // 	__u64 args[4];
 // 	__u8  pad[64];
 // };
-export const KVM_ENABLE_CAP = struct('struct kvm_enable_cap', 104, {
+export const KVM_ENABLE_CAP = defineStruct('kvm_enable_cap', 104, {
   cap: { offset: 0, type: 'u32' },
   flags: { offset: 4, type: 'u32' },
   args: { offset: 8, type: 'u64', count: 4 },
@@ -398,7 +398,7 @@ export const KVM_ENABLE_CAP = struct('struct kvm_enable_cap', 104, {
 // 	__u8  usermode;
 // 	__u8  pad[5];
 // };
-export const KVM_TRANSLATION = struct('struct kvm_translation', 24, {
+export const KVM_TRANSLATION = defineStruct('kvm_translation', 24, {
   linear_address: { offset: 0, type: 'u64' },
   physical_address: { offset: 8, type: 'u64' },
   valid: { offset: 16, type: 'u8' },
@@ -416,7 +416,7 @@ export const KVM_LAPIC_STATE_SIZE = 0x400;
 // struct kvm_mp_state {
 // 	__u32 mp_state;
 // };
-export const KVM_MP_STATE = struct('struct kvm_mp_state', 4, {
+export const KVM_MP_STATE = defineStruct('kvm_mp_state', 4, {
   mp_state: { offset: 0, type: 'u32' },
 });
 
@@ -424,7 +424,7 @@ export const KVM_MP_STATE = struct('struct kvm_mp_state', 4, {
 // 	union { __u32 irq; __s32 status; };
 // 	__u32 level;
 // };
-export const KVM_IRQ_LEVEL = struct('struct kvm_irq_level', 8, {
+export const KVM_IRQ_LEVEL = defineStruct('kvm_irq_level', 8, {
   irq: { offset: 0, type: 'u32' },
   level: { offset: 4, type: 'u32' },
 });
@@ -442,14 +442,14 @@ export const KVM_IRQ_LEVEL = struct('struct kvm_irq_level', 8, {
 // 	} u;
 // };
 // The union is declared as its two arms we use, at the union's offset (16).
-export const KVM_IRQ_ROUTING_IRQCHIP_ENTRY = struct({ type: 'struct kvm_irq_routing_entry' }, 48, {
+export const KVM_IRQ_ROUTING_IRQCHIP_ENTRY = defineStruct('kvm_irq_routing_entry (irqchip)', 48, {
   gsi: { offset: 0, type: 'u32' },
   type: { offset: 4, type: 'u32' },
   flags: { offset: 8, type: 'u32' },
   'u.irqchip.irqchip': { offset: 16, type: 'u32' },
   'u.irqchip.pin': { offset: 20, type: 'u32' },
-});
-export const KVM_IRQ_ROUTING_MSI_ENTRY = struct({ type: 'struct kvm_irq_routing_entry' }, 48, {
+}, { type: 'struct kvm_irq_routing_entry' });
+export const KVM_IRQ_ROUTING_MSI_ENTRY = defineStruct('kvm_irq_routing_entry (msi)', 48, {
   gsi: { offset: 0, type: 'u32' },
   type: { offset: 4, type: 'u32' },
   flags: { offset: 8, type: 'u32' },
@@ -457,14 +457,14 @@ export const KVM_IRQ_ROUTING_MSI_ENTRY = struct({ type: 'struct kvm_irq_routing_
   'u.msi.address_hi': { offset: 20, type: 'u32' },
   'u.msi.data': { offset: 24, type: 'u32' },
   'u.msi.devid': { offset: 28, type: 'u32' },
-});
+}, { type: 'struct kvm_irq_routing_entry' });
 
 // struct kvm_irq_routing {
 // 	__u32 nr;
 // 	__u32 flags;
 // 	__DECLARE_FLEX_ARRAY(struct kvm_irq_routing_entry, entries);
 // };
-export const KVM_IRQ_ROUTING = struct('struct kvm_irq_routing', 8, {
+export const KVM_IRQ_ROUTING = defineStruct('kvm_irq_routing', 8, {
   nr: { offset: 0, type: 'u32' },
   flags: { offset: 4, type: 'u32' },
 });

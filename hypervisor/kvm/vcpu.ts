@@ -25,7 +25,7 @@ import {
   KVM_SREGS,
   KVM_TRANSLATION,
 } from './kvm-structs.ts';
-import type { StructValue } from './struct-layout.ts';
+import type { StructValue } from '../../ring-buffer/layout.ts';
 import { KvmRunPage, type VcpuExit, intrExit } from './vcpu-exit.ts';
 
 export type KvmRegs = StructValue<(typeof KVM_REGS)['fields']>;

@@ -42,7 +42,7 @@ export function layoutProbes(l: AnyStructLayout, options: LayoutProbeOptions = {
   return out;
 }
 
-/** The C program: `prelude` (includes, defines, extra declarations), then main printing each probe. */
+/** The C program: `prelude` (feature macros first, includes, extra declarations), then main printing each probe. */
 export function probeProgram(prelude: readonly string[], probes: readonly Probe[]): string {
   const lines = probes.map((p, i) => {
     const sep = i === 0 ? '' : ',';
@@ -50,7 +50,7 @@ export function probeProgram(prelude: readonly string[], probes: readonly Probe[
       ? `  printf("${sep}%s: %lld\\n", ${JSON.stringify(JSON.stringify(p.key))}, (long long)(${p.num}));`
       : `  printf("${sep}%s: \\"%s\\"\\n", ${JSON.stringify(JSON.stringify(p.key))}, ${p.str});`;
   });
-  return ['#include <stddef.h>', '#include <stdio.h>', ...prelude, 'int main(void) {', '  printf("{\\n");', ...lines, '  printf("}\\n");', '  return 0;', '}', ''].join('\n');
+  return [...prelude, '#include <stddef.h>', '#include <stdio.h>', 'int main(void) {', '  printf("{\\n");', ...lines, '  printf("}\\n");', '  return 0;', '}', ''].join('\n');
 }
 
 /** Compiles and runs the probe program with gcc; returns what C printed, by key. */

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { KVM_REGS, KVM_SREGS } from './kvm-structs.ts';
-import { StructLayoutError, struct } from './struct-layout.ts';
+import { LayoutError, defineStruct } from '../../ring-buffer/layout.ts';
 
-describe('StructLayout', () => {
+describe('KVM structs through ring-buffer/layout.ts', () => {
   it('round-trips nested structs and arrays', () => {
     const sregs = KVM_SREGS.zero();
     sregs.cs.base = 0xffff_0000n;
@@ -26,30 +26,30 @@ describe('StructLayout', () => {
     KVM_REGS.encode(regs, buf, 16);
     expect(buf[15]).toBe(0xee);
     expect(KVM_REGS.decode(buf, 16)).toEqual(regs);
-    const padded = struct('struct p', 8, { a: { offset: 0, type: 'u16' } });
+    const padded = defineStruct('p', 8, { a: { offset: 0, type: 'u16' } });
     const target = new Uint8Array(8).fill(0xff);
     padded.encode({ a: 1 }, target);
     expect([...target]).toEqual([1, 0, 0, 0, 0, 0, 0, 0]);
   });
 
   it('refuses values that do not fit their member', () => {
-    const l = struct('struct t', 8, { a: { offset: 0, type: 'u8' }, b: { offset: 4, type: 'i32' } });
-    expect(() => l.encode({ a: 256, b: 0 })).toThrow(StructLayoutError);
-    expect(() => l.encode({ a: 1.5, b: 0 })).toThrow(StructLayoutError);
-    expect(() => l.encode({ a: 0, b: 2 ** 31 })).toThrow(StructLayoutError);
-    expect(() => KVM_REGS.encode({ ...KVM_REGS.zero(), rax: -1n })).toThrow(/rax: not a u64/);
+    const l = defineStruct('t', 8, { a: { offset: 0, type: 'u8' }, b: { offset: 4, type: 'i32' } });
+    expect(() => l.encode({ a: 256, b: 0 })).toThrow(LayoutError);
+    expect(() => l.encode({ a: 1.5, b: 0 })).toThrow(LayoutError);
+    expect(() => l.encode({ a: 0, b: 2 ** 31 })).toThrow(LayoutError);
+    expect(() => KVM_REGS.encode({ ...KVM_REGS.zero(), rax: -1n })).toThrow(/rax: -1 does not fit u64/);
     expect(l.decode(l.encode({ a: 255, b: -1 }))).toEqual({ a: 255, b: -1 });
   });
 
   it('rejects reads and writes past the buffer', () => {
-    expect(() => KVM_REGS.decode(new Uint8Array(100))).toThrow(StructLayoutError);
-    expect(() => KVM_REGS.encode(KVM_REGS.zero(), new Uint8Array(144), 8)).toThrow(StructLayoutError);
+    expect(() => KVM_REGS.decode(new Uint8Array(100))).toThrow(LayoutError);
+    expect(() => KVM_REGS.encode(KVM_REGS.zero(), new Uint8Array(144), 8)).toThrow(LayoutError);
   });
 
   it('rejects overlapping, misaligned and oversized declarations', () => {
-    expect(() => struct('struct o', 8, { a: { offset: 0, type: 'u64' }, b: { offset: 4, type: 'u32' } })).toThrow(/overlaps/);
-    expect(() => struct('struct m', 8, { a: { offset: 2, type: 'u32' } })).toThrow(/aligned/);
-    expect(() => struct('struct s', 4, { a: { offset: 0, type: 'u64' } })).toThrow(/past the struct size/);
-    expect(() => struct('struct c', 8, { a: { offset: 0, type: 'u32', count: 3 } })).toThrow(/past the struct size/);
+    expect(() => defineStruct('o', 8, { a: { offset: 0, type: 'u64' }, b: { offset: 4, type: 'u32' } })).toThrow(/overlaps/);
+    expect(() => defineStruct('m', 8, { a: { offset: 2, type: 'u32' } })).toThrow(/aligned/);
+    expect(() => defineStruct('s', 4, { a: { offset: 0, type: 'u64' } })).toThrow(/past the struct's/);
+    expect(() => defineStruct('c', 8, { a: { offset: 0, type: 'u32', count: 3 } })).toThrow(/past the struct's/);
   });
 });
