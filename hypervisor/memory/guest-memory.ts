@@ -41,21 +41,15 @@ export interface GuestMemory {
   contains(addr: Gpa, length: number): boolean;
 }
 
-/** Guest memory backed by one shared-memory file (the shim's RAM file, or a process guest's). */
-export class FileGuestMemory implements GuestMemory {
-  constructor(
-    readonly file: SharedMemoryFile,
-    readonly regions: readonly MemoryRegion[],
-  ) {
-    for (const r of regions) {
-      if (r.fileOffset + r.size > file.size) throw new GuestMemoryError(`region at ${r.base} runs past the backing file`);
-    }
-  }
+/**
+ * The region lookup every GuestMemory shares: a range is served only when it lies inside one
+ * region; a subclass says where that region's bytes live.
+ */
+export abstract class RegionGuestMemory implements GuestMemory {
+  constructor(readonly regions: readonly MemoryRegion[]) {}
 
-  /** RAM at guest-physical 0 for the whole file: the layout of small guests and process guests. */
-  static flat(file: SharedMemoryFile): FileGuestMemory {
-    return new FileGuestMemory(file, [{ base: gpa(0), size: file.size, fileOffset: 0 }]);
-  }
+  /** A live view of `length` bytes at `offset` of the backing store (in range: checked by view). */
+  protected abstract backing(offset: number, length: number): Uint8Array;
 
   private find(addr: Gpa, length: number): MemoryRegion | undefined {
     if (!Number.isSafeInteger(length) || length < 0) return undefined;
@@ -69,6 +63,28 @@ export class FileGuestMemory implements GuestMemory {
   view(addr: Gpa, length: number): Uint8Array {
     const r = this.find(addr, length);
     if (!r) throw new GuestMemoryError(`guest range 0x${addr.toString(16)}+${length} is not in guest memory`);
-    return this.file.bytes(r.fileOffset + (addr - r.base), length);
+    return this.backing(r.fileOffset + (addr - r.base), length);
+  }
+}
+
+/** Guest memory backed by one shared-memory file (the shim's RAM file, or a process guest's). */
+export class FileGuestMemory extends RegionGuestMemory {
+  constructor(
+    readonly file: SharedMemoryFile,
+    regions: readonly MemoryRegion[],
+  ) {
+    super(regions);
+    for (const r of regions) {
+      if (r.fileOffset + r.size > file.size) throw new GuestMemoryError(`region at ${r.base} runs past the backing file`);
+    }
+  }
+
+  /** RAM at guest-physical 0 for the whole file: the layout of small guests and process guests. */
+  static flat(file: SharedMemoryFile): FileGuestMemory {
+    return new FileGuestMemory(file, [{ base: gpa(0), size: file.size, fileOffset: 0 }]);
+  }
+
+  protected backing(offset: number, length: number): Uint8Array {
+    return this.file.bytes(offset, length);
   }
 }

@@ -1,6 +1,8 @@
-// Fakes for the specs in this folder: guest memory in a plain ArrayBuffer with holes, a CpuContext
-// with a page table of our choosing, recorders for the injected interfaces, and a ready domain.
-import { GuestMemoryError, PAGE_SIZE, gpa, type Gpa, type GuestMemory, type MemoryRegion } from '../memory/guest-memory.ts';
+// Fakes for the specs in this folder: guest memory in a plain ArrayBuffer with holes (the shared
+// hypervisor/memory/testing double, re-exported), a CpuContext with a page table of our choosing,
+// recorders for the injected interfaces, and a ready domain.
+import { PAGE_SIZE, gpa, type Gpa } from '../memory/guest-memory.ts';
+import { ArrayGuestMemory } from '../memory/testing/array-guest-memory.ts';
 import type { ConsoleIoSink } from './console-io.ts';
 import { XenDomain, type XenDomainConfig } from './domain.ts';
 import type { DomainEvent, DomainEventSink } from './domain-events.ts';
@@ -10,41 +12,7 @@ import type { HypercallArgs, HypercallOutcome } from './hypercall.ts';
 import { type FieldMap, type StructLayout, type StructValue } from '../../ring-buffer/layout.ts';
 import type { HypervisorLog } from './log.ts';
 
-/** Guest RAM as regions over one ArrayBuffer (same semantics as FileGuestMemory). */
-export class ArrayGuestMemory implements GuestMemory {
-  readonly buffer: ArrayBuffer;
-  readonly regions: readonly MemoryRegion[];
-
-  constructor(regions: ReadonlyArray<{ base: number; size: number }>) {
-    let offset = 0;
-    this.regions = regions.map((r) => {
-      const region = { base: gpa(r.base), size: r.size, fileOffset: offset };
-      offset += r.size;
-      return region;
-    });
-    this.buffer = new ArrayBuffer(offset);
-  }
-
-  /** One region of `pages` pages at guest-physical 0. */
-  static flat(pages: number): ArrayGuestMemory {
-    return new ArrayGuestMemory([{ base: 0, size: pages * PAGE_SIZE }]);
-  }
-
-  private find(addr: Gpa, length: number): MemoryRegion | undefined {
-    if (!Number.isSafeInteger(length) || length < 0) return undefined;
-    return this.regions.find((r) => addr >= r.base && addr + length <= r.base + r.size);
-  }
-
-  contains(addr: Gpa, length: number): boolean {
-    return this.find(addr, length) !== undefined;
-  }
-
-  view(addr: Gpa, length: number): Uint8Array {
-    const r = this.find(addr, length);
-    if (!r) throw new GuestMemoryError(`guest range 0x${addr.toString(16)}+${length} is not in guest memory`);
-    return new Uint8Array(this.buffer, r.fileOffset + (addr - r.base), length);
-  }
-}
+export { ArrayGuestMemory };
 
 /** A CpuContext whose translation is a map of guest-virtual page -> guest-physical page. */
 export class PagedCpu implements CpuContext {
