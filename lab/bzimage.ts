@@ -11,6 +11,13 @@
 // The protected-mode code starts right after the setup sectors: (setup_sects + 1) * 512.
 // Debian builds with CONFIG_KERNEL_XZ, so the payload is an xz stream (with the x86 BCJ filter),
 // followed by the 4-byte little-endian uncompressed size that the kernel's build appends.
+//
+// Not hypervisor/pvh/bzimage.ts's parseBzImage, though both read the same setup header: the lab
+// hands the whole payload (size trailer included) to an external decompressor and only needs
+// where it is and which tool to run; an unknown compressor is reported by the caller with the
+// formats the lab supports, and every failure is a LabImageError. parseBzImage cuts the stream
+// for an in-process decompressor, strips the trailer, requires boot_flag 0xaa55 and throws its
+// own errors on an unknown magic.
 
 import { LabImageError } from './errors.ts';
 

@@ -1,6 +1,12 @@
 // The little ELF64 reading the lab needs: recognising an x86-64 ELF (the vmlinux we extract),
 // telling a static executable from a dynamic one (the initramfs has no libc, so its busybox must
 // be static), and finding a named section (a module's .modinfo).
+//
+// Not hypervisor/pvh/elf.ts: that parser loads kernels, so it accepts only ET_EXEC files with
+// program headers and refuses everything else, while the lab reads section headers of relocatable
+// modules (ET_REL, no program headers) and PT_INTERP of possibly position-independent (ET_DYN)
+// executables, and reports failures as LabImageError. The overlap is the ELF magic and a few
+// header offsets, not the parsing.
 
 import { LabImageError } from './errors.ts';
 
