@@ -4,6 +4,7 @@ import { consoleBackend, consoleFrontend, xenconsInterface } from './console-int
 import { ByteRingOverflowError, RingLayoutError } from './errors.ts';
 import { XENSTORE, xenstoreClient, xenstoreDomainInterface, xenstoreServer } from './xenstore-interface.ts';
 import { XS, xsdSockmsg } from './xs-wire.ts';
+import { prng } from './testing/prng.ts';
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -17,18 +18,6 @@ function u32(p: Uint8Array, off: number): number {
 }
 function setU32(p: Uint8Array, off: number, v: number): void {
   new DataView(p.buffer, p.byteOffset).setUint32(off, v >>> 0, true);
-}
-
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 describe('console page (xencons_interface)', () => {

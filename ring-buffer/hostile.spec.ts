@@ -10,18 +10,7 @@ import { BackRing } from './back-ring.ts';
 import { RingOverflowError } from './errors.ts';
 import { FrontRing } from './front-ring.ts';
 import { SRING_HEADER_SIZE, SRING_WORD, XEN_PAGE_SIZE, sringIndexWords } from './sring.ts';
-
-/** mulberry32: small, seedable, good enough to spread states around. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+import { prng } from './testing/prng.ts';
 
 const GUARD = 256;
 const GUARD_BYTE = 0x5a;

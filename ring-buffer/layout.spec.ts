@@ -18,18 +18,7 @@ import {
 } from './netif.ts';
 import { WIRE_LAYOUTS } from './wire-layouts.ts';
 import { xsdSockmsg } from './xs-wire.ts';
-
-/** mulberry32 */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
-}
+import { prng } from './testing/prng.ts';
 
 function isStruct(k: FieldKind): k is AnyStructLayout {
   return typeof k === 'object' && 'fields' in k;
