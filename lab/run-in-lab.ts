@@ -53,6 +53,11 @@ export interface RunInLabOptions {
   readonly cpus?: number;
   /** Kill the VM this long after QEMU starts (boot included, image build not); LabTimeoutError. */
   readonly timeoutMs?: number;
+  /**
+   * Give up when the lab's init has not said "ready" this long after QEMU starts (default
+   * DEFAULT_BOOT_TIMEOUT_MS, or XLTS_LAB_BOOT_TIMEOUT in seconds); LabVmDiedError with the console.
+   */
+  readonly bootTimeoutMs?: number;
   /** Aborting kills the VM; LabAbortedError. */
   readonly signal?: AbortSignal;
   /** The guest's serial console (kernel and init diagnostics), as it arrives. */
@@ -200,6 +205,19 @@ export async function runInLab(options: RunInLabOptions): Promise<LabRunResult> 
   }
 }
 
+/**
+ * A warm boot takes 4-12 s on a busy 2-core host; a VM still not ready after this long is stuck
+ * (under TCG a boot can wedge), and saying so with the console tail beats hanging until the
+ * caller's own timeout with nothing to show.
+ */
+export const DEFAULT_BOOT_TIMEOUT_MS = 90_000;
+
+function bootTimeoutMs(options: RunInLabOptions): number {
+  if (options.bootTimeoutMs !== undefined) return options.bootTimeoutMs;
+  const fromEnv = Number(process.env['XLTS_LAB_BOOT_TIMEOUT']);
+  return Number.isFinite(fromEnv) && fromEnv > 0 ? fromEnv * 1000 : DEFAULT_BOOT_TIMEOUT_MS;
+}
+
 type Ending =
   | { readonly kind: 'done'; readonly status: number }
   | { readonly kind: 'died'; readonly reason: string }
@@ -255,6 +273,12 @@ class LabSession {
     const timeoutMs = this.options.timeoutMs;
     const timer =
       timeoutMs !== undefined ? setTimeout(() => this.finish({ kind: 'timeout', ms: timeoutMs }), timeoutMs) : undefined;
+    const bootLimit = bootTimeoutMs(this.options);
+    const bootWatchdog = setTimeout(() => {
+      if (this.readyAt === undefined) {
+        this.finish({ kind: 'died', reason: `the lab VM was not ready ${Math.round(bootLimit / 1000)} s after QEMU started` });
+      }
+    }, bootLimit);
     const signal = this.options.signal;
     const onAbort = (): void => this.finish({ kind: 'aborted', reason: abortReason(signal) });
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -263,6 +287,7 @@ class LabSession {
     void this.wire();
     await ended;
     clearTimeout(timer);
+    clearTimeout(bootWatchdog);
     signal?.removeEventListener('abort', onAbort);
     await this.stopVm(child, exited);
     this.unwire();

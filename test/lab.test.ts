@@ -136,4 +136,19 @@ describe.skipIf(skipReason !== undefined)('the KVM lab', () => {
     expect(String(err)).toMatch(/QEMU exited with status 1/);
     expect(String(err)).toMatch(/fake failure for the test/);
   }, 60_000);
+
+  it('gives up on a VM that never becomes ready, naming the boot watchdog', async () => {
+    // A QEMU that starts and then says nothing: the init's "ready" never comes.
+    const bin = tempDir('xlts-lab-mutequemu-');
+    const fake = join(bin, QEMU_BINARY);
+    writeFileSync(fake, '#!/bin/sh\nexec sleep 600\n');
+    chmodSync(fake, 0o755);
+    const started = Date.now();
+    const err = await withPath(`${bin}:${process.env.PATH ?? ''}`, () =>
+      runInLab({ argv: ['true'], bootTimeoutMs: 1500 }).catch((e: unknown) => e),
+    );
+    expect(err).toBeInstanceOf(LabVmDiedError);
+    expect(String(err)).toMatch(/not ready 2 s after QEMU started/);
+    expect(Date.now() - started).toBeLessThan(30_000);
+  }, 60_000);
 });
