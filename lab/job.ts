@@ -7,6 +7,9 @@ import { LabRequestError } from './errors.ts';
 import { LAB_ENV_FLAG, LAB_TAG } from './protocol.ts';
 import { isShellName, shQuote } from './shell.ts';
 
+/** npm's cache inside the lab (on the private /tmp); see the job script. */
+const LAB_NPM_CACHE = '/tmp/.npm';
+
 /** Mount points the lab replaces with a private tmpfs: the host's contents are hidden there. */
 export const PRIVATE_TMPFS_DIRS = ['/tmp', '/run', '/dev/shm'] as const;
 
@@ -103,10 +106,19 @@ export function buildLabJob(req: LabJobRequest): LabJob {
   setup.push(...binds.map((b) => b.line), '');
 
   const job: string[] = ['# the command of this run (lab/job.ts); run by /bin/sh under env -i'];
-  const env: Record<string, string> = { ...req.env, [LAB_ENV_FLAG]: '1' };
+  // The host's ~/.npm is read-only in here, and npx takes a lock under its cache even to run the
+  // project's own bin (EROFS), and re-installing that bin chmods it on the read-only root (EROFS
+  // again): give npm a cache on the private /tmp seeded with the host's npx installs (a few KiB
+  // of symlinks), unless the caller chose a cache.
+  const seedNpmCache = req.env.npm_config_cache === undefined;
+  const env: Record<string, string> = { ...(seedNpmCache ? { npm_config_cache: LAB_NPM_CACHE } : {}), ...req.env, [LAB_ENV_FLAG]: '1' };
   for (const [name, value] of Object.entries(env)) {
     if (!isShellName(name)) throw new LabRequestError(`environment variable name ${JSON.stringify(name)} is not valid`);
     job.push(`export ${name}=${shQuote(value)}`);
+  }
+  if (seedNpmCache) {
+    const owner = req.uid === 0 ? '' : ` && chown -R ${Number(req.uid)}:${Number(req.gid)} ${LAB_NPM_CACHE}`;
+    job.push(`[ -d "$HOME/.npm/_npx" ] && mkdir -p ${LAB_NPM_CACHE} && cp -a "$HOME/.npm/_npx" ${LAB_NPM_CACHE}/ 2>/dev/null${owner}`);
   }
   const cwd = shQuote(req.cwd);
   job.push(
