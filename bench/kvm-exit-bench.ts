@@ -82,9 +82,9 @@ int main(int argc, char **argv) {
 `;
 
 /** One measured path: microseconds per exit round trip. */
-type Runner = (exits: number) => Promise<number>;
+export type Runner = (exits: number) => Promise<number>;
 
-function buildC(dir: string): string {
+export function buildC(dir: string): string {
   const src = path.join(dir, 'kvm-exit-loop.c');
   const exe = path.join(dir, 'kvm-exit-loop');
   fs.writeFileSync(src, C_SOURCE);
@@ -92,7 +92,7 @@ function buildC(dir: string): string {
   return exe;
 }
 
-function cRunner(exe: string): Runner {
+export function cRunner(exe: string): Runner {
   return async (exits) => Number(execFileSync(exe, [String(exits), String(WARMUP_EXITS)], { encoding: 'utf8' }).trim());
 }
 
@@ -115,7 +115,7 @@ function sameThreadRunner(withRegs: boolean): Runner {
   };
 }
 
-function workerRunner(withRegs: boolean): Runner {
+export function workerRunner(withRegs: boolean): Runner {
   return async (exits) => {
     const t = TinyVm.create();
     try {
@@ -144,7 +144,7 @@ function workerRunner(withRegs: boolean): Runner {
   };
 }
 
-function engineDescription(): string {
+export function engineDescription(): string {
   const modules = ['kvm_pvm', 'kvm_intel', 'kvm_amd'].filter((m) => fs.existsSync(`/sys/module/${m}`));
   const which = modules.includes('kvm_pvm') ? 'kvm_pvm (software nested hypervisor: guest code is emulated)' : modules.join(', ') || 'unknown module';
   return `/dev/kvm via ${which}`;

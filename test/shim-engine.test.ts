@@ -6,7 +6,7 @@ import { type Gpa, gpa } from '../hypervisor/memory/guest-memory.ts';
 import { ACPI_PM1A_CNT_BLK, ACPI_PM1A_EVT_BLK, ACPI_PM1_CNT_SCI_EN, ACPI_PM1_CNT_SLP_EN, ACPI_RESET_PORT } from '../hypervisor/pvh/acpi.ts';
 import { ArrayGuestMemory } from '../hypervisor/pvh/testing/array-guest-memory.ts';
 import { type GuestFate, XLTS_RUN_EXIT, describeFate, exitStatusForFate } from '../hypervisor/shim/exit-status.ts';
-import { KvmEngine, PARK_MAX_MS, VcpuParking, kvmUpcallInjector, upcallMsi } from '../hypervisor/shim/kvm-engine.ts';
+import { InjectionTracker, KvmEngine, PARK_MAX_MS, VcpuParking, kvmUpcallInjector, upcallMsi } from '../hypervisor/shim/kvm-engine.ts';
 import { guestCpuid } from '../hypervisor/shim/shim.ts';
 import { XEN_HYPERCALL_MSR, XEN_HYPERCALL_PORT, XenDomain } from '../hypervisor/xen/index.ts';
 import { XENVER_version, __HYPERVISOR_xen_version } from '../hypervisor/xen/abi.ts';
@@ -57,6 +57,7 @@ function setup() {
   const memory = new ArrayGuestMemory([{ base: gpa(0), size: MEM, fileOffset: 0 }]);
   const msis: MsiMessage[] = [];
   const parking = new VcpuParking();
+  const injections = new InjectionTracker();
   const fates: GuestFate[] = [];
   const warnings: string[] = [];
   const debug: number[] = [];
@@ -64,11 +65,11 @@ function setup() {
     domid: 1,
     vcpus: 1,
     memory,
-    injector: kvmUpcallInjector({ signalMsi: (m) => (msis.push(m), true) }, parking),
+    injector: kvmUpcallInjector({ signalMsi: (m) => (msis.push(m), true) }, parking, injections),
     events: { domainEvent: (e) => engine.end({ kind: 'shutdown', reason: e.reason, how: 'test' }) },
     log: { warn: (m) => warnings.push(m) },
   });
-  const engine: KvmEngine = new KvmEngine({ domain, memory, parking, debugOutput: (b) => debug.push(...b), onFate: (f) => fates.push(f) });
+  const engine: KvmEngine = new KvmEngine({ domain, memory, parking, injections, debugOutput: (b) => debug.push(...b), onFate: (f) => fates.push(f) });
   const vcpu = new FakeVcpu();
   return { memory, msis, parking, fates, warnings, debug, domain, engine, vcpu };
 }
@@ -250,6 +251,20 @@ describe('upcalls, CPUID and exit statuses', () => {
     await engine.handleExit(0, io('in', 0x3fd, 1), vcpu);
     expect(msis).toHaveLength(3); // again after each exit while upcall_pending stays 1
     expect(msis[2]).toEqual(upcallMsi(0, 0xf3));
+  });
+
+  it('sends one MSI, not two, for a hypercall that raises an event for its own vCPU', async () => {
+    const { engine, vcpu, msis, domain, memory } = setup();
+    domain.delivery.mapSharedInfo(0x10n);
+    domain.delivery.setUpcallVector(0, 0xf3);
+    const port = domain.evtchn.bindIpi(0);
+    memory.view(gpa(0x2000), 4).set([port, 0, 0, 0]); // evtchn_send { port }
+    vcpu.regs.rax = 32n; // event_channel_op
+    vcpu.regs.rdi = 4n; // EVTCHNOP_send
+    vcpu.regs.rsi = 0x2000n;
+    await engine.handleExit(0, io('out', XEN_HYPERCALL_PORT, 4), vcpu);
+    expect(vcpu.regs.rax).toBe(0n);
+    expect(msis).toHaveLength(1);
   });
 
   it('keeps KVM\'s hypervisor leaves out and the Xen leaves in, with per-vCPU APIC ids', () => {

@@ -10,12 +10,23 @@ export function registerBench(program: Command): void {
   program
     .command('bench')
     .description('run a benchmark and print its table (figures are ratios measured side by side)')
-    .argument('[name]', 'which benchmark: ring', 'ring')
-    .option('--requests <n>', 'round trips per configuration and run', positiveInt)
+    .argument('[name]', 'which benchmark: ring, hypercall (shim round trips, host and KVM lab), kvm-exit (KVM exit paths)', 'ring')
+    .option('--requests <n>', 'round trips (ring), iterations (hypercall) or exits (kvm-exit) per configuration and run', positiveInt)
     .option('--repeat <n>', 'runs of each configuration', positiveInt)
-    .action(async (name: string, opts: { requests?: number; repeat?: number }) => {
-      if (name !== 'ring') throw new Error(`unknown benchmark '${name}' (known: ring)`);
-      const { runRingBench } = await import('../../bench/ring-bench.ts');
-      await runRingBench({ out: process.stdout, ...opts });
+    .option('--here', 'hypercall: only on this machine, not also in the KVM lab')
+    .action(async (name: string, opts: { requests?: number; repeat?: number; here?: boolean }) => {
+      const repeat = opts.repeat === undefined ? {} : { repeat: opts.repeat };
+      if (name === 'ring') {
+        const { runRingBench } = await import('../../bench/ring-bench.ts');
+        await runRingBench({ out: process.stdout, ...(opts.requests === undefined ? {} : { requests: opts.requests }), ...repeat });
+      } else if (name === 'hypercall') {
+        const { runHypercallBench } = await import('../../bench/hypercall-bench.ts');
+        await runHypercallBench({ out: process.stdout, ...(opts.requests === undefined ? {} : { iterations: opts.requests }), ...repeat, ...(opts.here ? { here: true } : {}) });
+      } else if (name === 'kvm-exit') {
+        const { runKvmExitBench } = await import('../../bench/kvm-exit-bench.ts');
+        await runKvmExitBench({ out: process.stdout, ...(opts.requests === undefined ? {} : { exits: opts.requests }), ...repeat });
+      } else {
+        throw new Error(`unknown benchmark '${name}' (known: ring, hypercall, kvm-exit)`);
+      }
     });
 }

@@ -101,10 +101,32 @@ export class VcpuParking {
   }
 }
 
+/**
+ * Which vCPUs were sent an upcall since the engine last looked: an exit whose handling already
+ * injected (a hypercall that raised an event for its own vCPU) needs no lost-edge re-injection,
+ * which would cost a second KVM_SIGNAL_MSI ioctl on the hottest event path.
+ */
+export class InjectionTracker {
+  private readonly sent = new Set<number>();
+  note(vcpuId: number): void {
+    this.sent.add(vcpuId);
+  }
+  /** True if `vcpuId` was sent an upcall since the last call; clears the mark. */
+  take(vcpuId: number): boolean {
+    return this.sent.delete(vcpuId);
+  }
+}
+
 /** The domain's UpcallInjector for KVM vCPUs: an MSI per upcall; wake() unparks a polling vCPU. */
-export function kvmUpcallInjector(vm: MsiSink, parking: VcpuParking, apicIdOf: (vcpuId: number) => number = (id) => id): UpcallInjector {
+export function kvmUpcallInjector(
+  vm: MsiSink,
+  parking: VcpuParking,
+  tracker: InjectionTracker = new InjectionTracker(),
+  apicIdOf: (vcpuId: number) => number = (id) => id,
+): UpcallInjector {
   return {
     inject: (vcpuId, vector) => {
+      tracker.note(vcpuId);
       // false: the LAPIC had it blocked (software-disabled); reinjectIfPending covers that.
       vm.signalMsi(upcallMsi(apicIdOf(vcpuId), vector));
     },
@@ -116,6 +138,8 @@ export interface KvmEngineOptions {
   readonly domain: XenDomain;
   readonly memory: GuestMemory;
   readonly parking: VcpuParking;
+  /** Shared with the injector (kvmUpcallInjector) so re-injection skips exits that already injected. */
+  readonly injections?: InjectionTracker;
   /** Debug-port output (port 0xe9). */
   readonly debugOutput: (bytes: Uint8Array) => void;
   /** Called once, with the first fate any vCPU reaches; the shim then stops every vCPU. */
@@ -157,9 +181,11 @@ export class KvmEngine {
     if (this.fate !== null) return 'stop';
     this.exitCounts.set(exit.kind, (this.exitCounts.get(exit.kind) ?? 0) + 1);
     let action: VcpuExitAction;
+    this.opts.injections?.take(vcpuId);
     try {
       action = await this.dispatchExit(vcpuId, exit, vcpu);
-      if (action === 'resume' && this.fate === null) this.opts.domain.reinjectIfPending(vcpuId);
+      const injected = this.opts.injections?.take(vcpuId) ?? false;
+      if (action === 'resume' && this.fate === null && !injected) this.opts.domain.reinjectIfPending(vcpuId);
     } catch (err) {
       // Our bug or a KVM failure, never the guest's doing (guest errors are -errno or #GP above):
       // stop the domain with a shim error rather than leave it half-handled.

@@ -40,7 +40,7 @@ import { loadPvhGuest } from '../pvh/loader.ts';
 import { PvConsole, XenDomain, consoleLog, type DomainEvent, type HypervisorLog, type CpuidEntry as XenCpuidEntry } from '../xen/index.ts';
 import { LinuxNeedsLabError, ShimError, ShimInputError } from './errors.ts';
 import { type GuestFate, XLTS_RUN_EXIT, exitStatusForFate } from './exit-status.ts';
-import { KvmEngine, VcpuParking, kvmUpcallInjector } from './kvm-engine.ts';
+import { InjectionTracker, KvmEngine, VcpuParking, kvmUpcallInjector } from './kvm-engine.ts';
 import { detectKvmHost, type KvmHostInfo } from '../../lab/kvm-host.ts';
 
 export const DEFAULT_MEMORY_MIB = 256;
@@ -206,12 +206,13 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
     });
 
     const parking = new VcpuParking();
+    const injections = new InjectionTracker();
     const log = io.log ?? consoleLog;
     const domain = new XenDomain({
       domid: SHIM_DOMID,
       vcpus: p.vcpus,
       memory,
-      injector: kvmUpcallInjector(vm, parking),
+      injector: kvmUpcallInjector(vm, parking, injections),
       events: { domainEvent: (e: DomainEvent) => engine?.end({ kind: 'shutdown', reason: e.reason, how: `vcpu${e.vcpuId}: SCHEDOP_shutdown` }) },
       console: { write: (bytes) => io.output(bytes.slice()) },
       log,
@@ -219,7 +220,7 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
       maxPages: Math.floor(p.layout.memorySize / PAGE_SIZE),
     });
     const pvConsole = new PvConsole(domain, { pfn: p.layout.consoleRing / PAGE_SIZE, output: (bytes) => io.output(bytes.slice()) });
-    engine = new KvmEngine({ domain, memory, parking, debugOutput: io.output, onFate: setFate });
+    engine = new KvmEngine({ domain, memory, parking, injections, debugOutput: io.output, onFate: setFate });
 
     const supported = kvm.getSupportedCpuid();
     const vcpus: Vcpu[] = [];
