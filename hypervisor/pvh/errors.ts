@@ -4,8 +4,8 @@
 
 /** Base class: every refusal of the PVH loader is a PvhError. */
 export class PvhError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
@@ -50,3 +50,6 @@ export class CommandLineError extends PvhError {}
 
 /** ACPI tables that cannot be built as asked (too many vCPUs for the table area, bad port, ...). */
 export class AcpiBuildError extends PvhError {}
+
+/** A boot-ABI struct (start_info, module list, memory map) asked to hold a value its field cannot. */
+export class StructLayoutError extends PvhError {}

@@ -89,7 +89,7 @@ export function loadPvhGuest(req: PvhLoadRequest): PvhLoadResult {
 
   const modlist = new Uint8Array(modules.length * hvmModlistEntry.size);
   layout.modules.forEach((m, i) =>
-    hvmModlistEntry.encodeInto(modlist, i * hvmModlistEntry.size, { paddr: m.base, size: m.size, cmdline_paddr: strings.moduleCmdlines[i]! }),
+    hvmModlistEntry.encode({ paddr: m.base, size: m.size, cmdline_paddr: strings.moduleCmdlines[i]! }, modlist, i * hvmModlistEntry.size),
   );
   if (modlist.length > 0) memory.view(layout.modlist, modlist.length).set(modlist);
 

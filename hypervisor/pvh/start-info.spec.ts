@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { StructLayout, StructLayoutError } from './struct-layout.ts';
+import { defineStruct } from '../../ring-buffer/layout.ts';
+import { StructLayoutError } from './errors.ts';
 import { encodeMemmap, hvmMemmapTableEntry, hvmStartInfo } from './start-info.ts';
 
 describe('struct layouts', () => {
@@ -21,9 +22,9 @@ describe('struct layouts', () => {
   });
 
   it('refuses inconsistent declarations', () => {
-    expect(() => new StructLayout('bad', 8, { a: { offset: 2, width: 4 } })).toThrow(/aligned/);
-    expect(() => new StructLayout('bad', 8, { a: { offset: 0, width: 4 }, b: { offset: 2, width: 2 } })).toThrow(/overlaps/);
-    expect(() => new StructLayout('bad', 4, { a: { offset: 0, width: 8 } })).toThrow(/past its size/);
+    expect(() => defineStruct('bad', 8, { a: { offset: 2, type: 'u32' } })).toThrow(/aligned/);
+    expect(() => defineStruct('bad', 8, { a: { offset: 0, type: 'u32' }, b: { offset: 2, type: 'u16' } })).toThrow(/overlaps/);
+    expect(() => defineStruct('bad', 4, { a: { offset: 0, type: 'u64' } })).toThrow(/past the struct's 4 bytes/);
   });
 
   it('encodes a memory map table entry by entry', () => {
