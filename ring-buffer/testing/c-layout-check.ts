@@ -2,8 +2,10 @@
 // expression and the value our declarations say it has), this module writes one C program that
 // prints every probe as a flat JSON object, compiles it with gcc against the real headers and
 // returns what C says; the test then compares. Used by ring-buffer/layout-c-headers.spec.ts,
-// hypervisor/xen/layout.spec.ts and test/kvm-structs.test.ts. Without gcc or the headers the
-// compile throws and the test fails rather than skips: an unchecked layout is what this prevents.
+// hypervisor/xen/layout.spec.ts, test/kvm-structs.test.ts and test/pvh-start-info-layout.test.ts;
+// test/pvh-xtf-abi.test.ts runs one probe list (CProbe, no expected values) against two sets of
+// headers and compares the answers with each other. Without gcc or the headers the compile throws
+// and the test fails rather than skips: an unchecked layout is what this prevents.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,10 @@ import { join } from 'node:path';
 import { type AnyStructLayout, fieldSigned, fieldWidth } from '../layout.ts';
 
 /** One fact to ask C: `num` is printed as an integer, `str` (a C string expression) as a string. */
-export type Probe = { readonly key: string; readonly expected: number | string } & ({ readonly num: string } | { readonly str: string });
+export type CProbe = { readonly key: string } & ({ readonly num: string } | { readonly str: string });
+
+/** A fact to ask C with the value our declarations say it has. */
+export type Probe = CProbe & { readonly expected: number | string };
 
 export interface LayoutProbeOptions {
   /** Also probe each integer field's signedness (needs GNU C's __typeof__). Default true. */
@@ -43,7 +48,7 @@ export function layoutProbes(l: AnyStructLayout, options: LayoutProbeOptions = {
 }
 
 /** The C program: `prelude` (feature macros first, includes, extra declarations), then main printing each probe. */
-export function probeProgram(prelude: readonly string[], probes: readonly Probe[]): string {
+export function probeProgram(prelude: readonly string[], probes: readonly CProbe[]): string {
   const lines = probes.map((p, i) => {
     const sep = i === 0 ? '' : ',';
     return 'num' in p
@@ -54,7 +59,7 @@ export function probeProgram(prelude: readonly string[], probes: readonly Probe[
 }
 
 /** Compiles and runs the probe program with gcc; returns what C printed, by key. */
-export function runProbes(prelude: readonly string[], probes: readonly Probe[], gccFlags: readonly string[] = ['-std=gnu11', '-Wall', '-Werror']): Record<string, number | string> {
+export function runProbes(prelude: readonly string[], probes: readonly CProbe[], gccFlags: readonly string[] = ['-std=gnu11', '-Wall', '-Werror']): Record<string, number | string> {
   const dir = mkdtempSync(join(tmpdir(), 'xlts-c-layout-'));
   try {
     const src = join(dir, 'probes.c');
