@@ -18,7 +18,7 @@ import { MiB, planGuestLayout } from '../hypervisor/pvh/guest-layout.ts';
 import { readPvhKernelFile } from '../hypervisor/pvh/kernel-image.ts';
 import { loadPvhGuest } from '../hypervisor/pvh/loader.ts';
 import { XEN_HVM_START_MAGIC_VALUE, hvmStartInfo } from '../hypervisor/pvh/start-info.ts';
-import { ArrayGuestMemory } from '../hypervisor/pvh/testing/array-guest-memory.ts';
+import { ArrayGuestMemory } from '../hypervisor/memory/testing/array-guest-memory.ts';
 
 const run = promisify(execFile);
 

@@ -8,7 +8,7 @@ import { CommandLineError, LayoutError, LoadOverlapError, SegmentOutsideRamError
 import { MiB, planGuestLayout } from './guest-layout.ts';
 import { loadPvhGuest } from './loader.ts';
 import { XEN_HVM_START_MAGIC_VALUE, hvmMemmapTableEntry, hvmModlistEntry, hvmStartInfo } from './start-info.ts';
-import { ArrayGuestMemory } from './testing/array-guest-memory.ts';
+import { ArrayGuestMemory } from '../memory/testing/array-guest-memory.ts';
 import { buildElf, minimalPvhElf, note, u32le } from './testing/elf-builder.ts';
 
 function setup(memorySize = 16 * MiB, moduleSizes: number[] = []) {
