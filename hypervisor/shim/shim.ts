@@ -40,6 +40,7 @@ import { loadPvhGuest } from '../pvh/loader.ts';
 import { PvConsole, XenDomain, consoleLog, type DomainEvent, type HypervisorLog, type CpuidEntry as XenCpuidEntry } from '../xen/index.ts';
 import { LinuxNeedsLabError, ShimError, ShimInputError } from './errors.ts';
 import { type GuestFate, XLTS_RUN_EXIT, exitStatusForFate } from './exit-status.ts';
+import { patchLinuxHypercallInstructions } from './linux-hypercall-fixup.ts';
 import { InjectionTracker, KvmEngine, VcpuParking, kvmUpcallInjector } from './kvm-engine.ts';
 import { detectKvmHost, type KvmHostInfo } from '../../lab/kvm-host.ts';
 
@@ -205,6 +206,15 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
       acpi,
     });
 
+    if (p.isLinux) {
+      // Kernels with the XSA-466 hypercall rework VMCALL/VMMCALL directly: see the fix-up's header.
+      const fix = patchLinuxHypercallInstructions(p.kernel, memory);
+      (io.log ?? consoleLog).warn(
+        fix.kind === 'patched'
+          ? `xlts run: Linux hypercall instructions rewritten to the hypercall port at ${fix.at.map((a) => `0x${a.toString(16)}`).join(', ')}`
+          : `xlts run: no Linux hypercall instructions rewritten (${fix.why})`,
+      );
+    }
     const parking = new VcpuParking();
     const injections = new InjectionTracker();
     const log = io.log ?? consoleLog;
