@@ -66,9 +66,10 @@ export function registerRun(program: Command): void {
         if (result.fate.kind === 'shim-error' && result.fate.error.cause instanceof Error) process.stderr.write(`xlts run:   cause: ${result.fate.error.cause.message}\n`);
         status = result.status;
       } catch (err) {
-        if (!(err instanceof ShimError)) throw err;
-        process.stderr.write(`xlts run: ${err.message}\n`);
-        status = err.exitStatus;
+        // Everything the shim can fail with has a status in the table; 1 stays Node's own.
+        const shim = err instanceof ShimError;
+        process.stderr.write(`xlts run: ${shim ? '' : 'shim error: '}${err instanceof Error ? err.message : String(err)}\n`);
+        status = shim ? err.exitStatus : XLTS_RUN_EXIT.shimError;
       }
       process.exitCode = status;
     });

@@ -408,7 +408,16 @@ function attachInput(input: NodeJS.ReadableStream, console: PvConsole, cleanups:
 }
 
 async function stopAll(threads: readonly VcpuThread[]): Promise<void> {
-  await Promise.allSettled(threads.map((t) => (t.state === 'stopped' ? t.done : t.stop())));
+  await Promise.allSettled(
+    threads.map((t) => {
+      try {
+        return t.state === 'stopped' ? t.done : t.stop();
+      } catch (err) {
+        // Teardown must reach every thread and the cleanups even if one refuses to stop.
+        return Promise.reject(err);
+      }
+    }),
+  );
 }
 
 function runCleanups(cleanups: Array<() => void>): void {
