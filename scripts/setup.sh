@@ -28,3 +28,11 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   npm install --no-audit --no-fund >&2
   cp package-lock.json "$stamp"
 fi
+
+# npm links the bins of dependencies, never the project's own. Without this link `npx xlts`
+# falls back to installing the project into npx's cache, which fails wherever that cache or the
+# checkout is read-only (inside the KVM lab the host's root is a read-only 9p share).
+if [ "$(readlink node_modules/.bin/xlts 2>/dev/null)" != "../../bin/xlts.js" ]; then
+  mkdir -p node_modules/.bin
+  ln -sfn ../../bin/xlts.js node_modules/.bin/xlts
+fi
