@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { KvmRegs, KvmSregs, MsiMessage, Translation, VcpuExit, VcpuStateAccess } from '../hypervisor/kvm/index.ts';
 import { type Gpa, gpa } from '../hypervisor/memory/guest-memory.ts';
 import { ACPI_PM1A_CNT_BLK, ACPI_PM1A_EVT_BLK, ACPI_PM1_CNT_SCI_EN, ACPI_PM1_CNT_SLP_EN, ACPI_RESET_PORT } from '../hypervisor/pvh/acpi.ts';
-import { ArrayGuestMemory } from '../hypervisor/pvh/testing/array-guest-memory.ts';
+import { ArrayGuestMemory } from '../hypervisor/memory/testing/array-guest-memory.ts';
 import { type GuestFate, XLTS_RUN_EXIT, describeFate, exitStatusForFate } from '../hypervisor/shim/exit-status.ts';
 import { InjectionTracker, KvmEngine, PARK_MAX_MS, VcpuParking, kvmUpcallInjector, upcallMsi } from '../hypervisor/shim/kvm-engine.ts';
 import { guestCpuid } from '../hypervisor/shim/shim.ts';

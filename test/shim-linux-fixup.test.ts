@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { gpa } from '../hypervisor/memory/guest-memory.ts';
 import { parseElf, PF_R, PF_X, PT_LOAD, PT_NOTE } from '../hypervisor/pvh/elf.ts';
 import { XEN_ELFNOTE_PHYS32_ENTRY, pvhKernelFromElf } from '../hypervisor/pvh/elf-notes.ts';
-import { ArrayGuestMemory } from '../hypervisor/pvh/testing/array-guest-memory.ts';
+import { ArrayGuestMemory } from '../hypervisor/memory/testing/array-guest-memory.ts';
 import { buildElf, note, u32le } from '../hypervisor/pvh/testing/elf-builder.ts';
 import { patchLinuxHypercallInstructions } from '../hypervisor/shim/linux-hypercall-fixup.ts';
 
