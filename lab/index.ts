@@ -20,7 +20,15 @@ export {
   type KvmHostInfo,
   type KvmProvider,
 } from './kvm-host.ts';
-export { ensureLabImage, ensureLabKernel, labCacheDir, type LabImage, type LabKernel } from './lab-image.ts';
+export {
+  ensureLabImage,
+  ensureLabKernel,
+  kernelModuleSource,
+  labCacheDir,
+  type KernelModuleSource,
+  type LabImage,
+  type LabKernel,
+} from './lab-image.ts';
 export { LAB_DEFAULT_CPUS, LAB_DEFAULT_MEMORY_MIB } from './lab-vm.ts';
 export {
   QEMU_BINARY,

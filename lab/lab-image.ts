@@ -184,35 +184,63 @@ async function busyboxApplets(busyboxPath: string): Promise<string[]> {
 
 /** The lab's modules from the kernel package, decompressed, per group in load order. */
 function labModules(kernel: LabKernel): Array<Array<{ name: string; data: Uint8Array }>> {
+  const source = kernelModuleSource(kernel);
+  const owner = new Map<string, number>();
+  return LAB_MODULE_GROUPS.map((roots, group) =>
+    source.closure(roots).map((module) => {
+      // Parallel groups loading the same module would race its insmod.
+      const other = owner.get(module.name);
+      if (other !== undefined) {
+        throw new LabImageError(`module ${module.name} is needed by module groups ${other} and ${group}: merge them`);
+      }
+      owner.set(module.name, group);
+      return module;
+    }),
+  );
+}
+
+export interface KernelModuleSource {
+  /**
+   * `roots` and every module they depend on (from each module's .modinfo `depends=`: the
+   * package ships no modules.dep), in load order, as uncompressed ELF bytes.
+   */
+  closure(roots: readonly string[]): Array<{ name: string; data: Uint8Array }>;
+}
+
+/**
+ * The modules of an unpacked kernel package. Shared by the lab image and guests/linux, so both
+ * read modules the same way; only the modules on a dependency walk are read (a dozen of ~4000).
+ */
+export function kernelModuleSource(kernel: LabKernel): KernelModuleSource {
   const tree = join(kernel.root, 'lib', 'modules', kernel.release, 'kernel');
   const files = new Map<string, string>();
   for (const path of walkFiles(tree)) {
     const name = moduleNameOfFile(path);
     if (name !== undefined) files.set(name, path);
   }
-  // Only the modules on the dependency walk are read (a dozen of the package's ~4000).
   const loaded = new Map<string, Uint8Array>();
-  const owner = new Map<string, number>();
-  return LAB_MODULE_GROUPS.map((roots, group) => {
-    const order = moduleLoadOrder(roots, (name) => {
-      const path = files.get(name);
-      if (path === undefined) return undefined;
-      const data = loaded.get(name) ?? readModuleFile(path);
-      loaded.set(name, data);
-      return moduleDependencies(data);
-    });
-    return order.map((name) => {
-      // Parallel groups loading the same module would race its insmod.
-      const other = owner.get(name);
-      if (other !== undefined) {
-        throw new LabImageError(`module ${name} is needed by module groups ${other} and ${group}: merge them`);
-      }
-      owner.set(name, group);
-      const data = loaded.get(name);
-      if (data === undefined) throw new LabImageError(`module ${name} was not read`);
-      return { name, data };
-    });
-  });
+  const read = (name: string): Uint8Array | undefined => {
+    const cached = loaded.get(name);
+    if (cached !== undefined) return cached;
+    const path = files.get(name);
+    if (path === undefined) return undefined;
+    const data = readModuleFile(path);
+    loaded.set(name, data);
+    return data;
+  };
+  return {
+    closure(roots) {
+      const order = moduleLoadOrder(roots, (name) => {
+        const data = read(name);
+        return data === undefined ? undefined : moduleDependencies(data);
+      });
+      return order.map((name) => {
+        const data = read(name);
+        if (data === undefined) throw new LabImageError(`module ${name} was not read`);
+        return { name, data };
+      });
+    },
+  };
 }
 
 /**
