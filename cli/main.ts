@@ -3,6 +3,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerBench } from './commands/bench.ts';
 import { registerDemo } from './commands/demo.ts';
+import { registerGuest } from './commands/guest.ts';
 import { registerLab } from './commands/lab.ts';
 import { registerKvmInfo } from './commands/kvm-info.ts';
 import { registerRun } from './commands/run.ts';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerDemo(program);
   registerBench(program);
+  registerGuest(program);
   registerLab(program);
   registerKvmInfo(program);
   registerRun(program);

@@ -1,0 +1,39 @@
+// The /init of the default Linux guest. Kept apart from the archive writer so the text is easy to
+// review and its hash is part of the guest's cache key (guests/linux/build.ts).
+
+/** Printed on the console once /init is about to start the shell: the guest is usable. */
+export const LINUX_GUEST_READY_MARKER = 'XLTS-GUEST-READY';
+
+/** Where /init finds the modules it loads (the files are `<name>.ko`, uncompressed). */
+export const GUEST_MODULE_DIR = '/lib/modules';
+
+/**
+ * The init script for `modules` in load order. Each step that can fail says so on the console
+ * and carries on, because a guest with a shell and no PV disk is still worth having: the
+ * missing piece is then visible in the output instead of a kernel panic on init's exit.
+ */
+export function linuxGuestInitScript(modules: readonly string[]): string {
+  for (const name of modules) {
+    // Names go into the script unquoted; module names are identifiers, anything else is a bug.
+    if (!/^[A-Za-z0-9_]+$/.test(name)) throw new RangeError(`not a module name: ${JSON.stringify(name)}`);
+  }
+  return `#!/bin/sh
+# /init of the xlts default Linux guest, written by guests/linux/init-script.ts.
+export PATH=/bin
+warn() { echo "xlts-init: WARNING: $*"; }
+mount -t proc proc /proc || warn 'mounting /proc failed'
+mount -t sysfs sysfs /sys || warn 'mounting /sys failed'
+# devtmpfs gives /dev/hvc0 and the block devices a PV disk would add.
+mount -t devtmpfs devtmpfs /dev || warn 'mounting devtmpfs on /dev failed'
+for m in ${modules.join(' ')}; do
+  insmod ${GUEST_MODULE_DIR}/$m.ko || warn "insmod $m failed; continuing without it"
+done
+echo "${LINUX_GUEST_READY_MARKER} $(uname -r)"
+# A session with the console as its controlling terminal, so ^C and job control work for a
+# person at the console; the shell reads whatever arrives on hvc0.
+setsid cttyhack sh
+echo 'xlts-init: the shell exited; powering off'
+# -f: no init to signal; this reaches the hypervisor as ACPI S5 (poweroff).
+poweroff -f
+`;
+}
