@@ -29,10 +29,8 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-# npm links the bins of dependencies, never the project's own. Without this link `npx xlts`
-# falls back to installing the project into npx's cache, which fails wherever that cache or the
-# checkout is read-only (inside the KVM lab the host's root is a read-only 9p share).
-if [ "$(readlink node_modules/.bin/xlts 2>/dev/null)" != "../../bin/xlts.js" ]; then
-  mkdir -p node_modules/.bin
-  ln -sfn ../../bin/xlts.js node_modules/.bin/xlts
-fi
+# `npx xlts` in this checkout makes npm 11 "install" the project itself into npx's cache (a link
+# plus a chmod of bin/xlts.js). Inside the KVM lab the checkout is a read-only share and that
+# chmod fails with EROFS; the lab seeds its private npm cache from the host's, so doing the
+# install once here, where the checkout is writable, lets `npx xlts` work in there too.
+npx --yes xlts --version >/dev/null
