@@ -1,15 +1,18 @@
 // Boots the default Linux guest under `xlts run`: inside the KVM lab (lab/) on hosts whose
 // /dev/kvm cannot run Linux (one lab boot, one guest boot), else on this host. The shell's commands are written to
 // `xlts run`'s stdin (the PV console's input ring) only once the guest's /init has printed its
-// ready marker: typed ahead, they would sit in the tty while the modules load and be echoed
-// among the boot messages, which makes the console hard to read.
+// ready marker and the shell its first prompt: typed ahead, they would sit in the tty and be
+// echoed once by the tty and once more by the shell's line editor.
 import { spawn } from 'node:child_process';
 import { constants as osConstants } from 'node:os';
 import { PassThrough, Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { runInLab, type LabTimings } from '../../lab/index.ts';
 import type { LinuxGuest } from './build.ts';
-import { LINUX_GUEST_READY_MARKER } from './init-script.ts';
+import { LINUX_GUEST_PROMPT_PREFIX, LINUX_GUEST_READY_MARKER } from './init-script.ts';
+
+/** Type anyway this long after the ready marker if no prompt was recognised (a changed PS1). */
+const PROMPT_WAIT_MS = 10_000;
 
 /** bin/xlts.js of this checkout: the lab shares the host's root filesystem at the same paths. */
 const XLTS_BIN = fileURLToPath(new URL('../../bin/xlts.js', import.meta.url));
@@ -85,17 +88,25 @@ export async function bootLinuxGuest(options: LinuxGuestBootOptions): Promise<Li
   const started = performance.now();
   const stdin = new PassThrough();
   let readyAt: number | undefined;
-  // The marker may straddle two chunks: keep a short tail of what came before.
+  let promptTimer: NodeJS.Timeout | undefined;
+  const type = (): void => {
+    if (promptTimer !== undefined) clearTimeout(promptTimer);
+    if (!stdin.writableEnded) stdin.end(options.commands);
+  };
+  // The marker and the prompt may straddle chunks: keep a short tail of what came before.
   let tail = '';
+  const marker = new RegExp(`${LINUX_GUEST_READY_MARKER} \\S+\\r?\\n`);
   const consoleTee = new Tee(options.console, (chunk) => {
-    if (readyAt !== undefined) return;
-    tail = (tail + chunk.toString('latin1')).slice(-256);
-    // The marker's line carries `uname -r` after it; the echo of /init's own source never reaches
-    // the console, so the first occurrence is the real one.
-    if (new RegExp(`${LINUX_GUEST_READY_MARKER} \\S+`).test(tail)) {
+    if (stdin.writableEnded) return;
+    tail = (tail + chunk.toString('latin1')).slice(-512);
+    if (readyAt === undefined) {
+      const found = marker.exec(tail);
+      if (found === null) return;
       readyAt = performance.now();
-      stdin.end(options.commands);
+      tail = tail.slice(found.index + found[0].length);
+      promptTimer = setTimeout(type, PROMPT_WAIT_MS);
     }
+    if (tail.includes(LINUX_GUEST_PROMPT_PREFIX)) type();
   });
   const stderrTee = new Tee(options.stderr);
   const argv = [
@@ -155,6 +166,7 @@ export async function bootLinuxGuest(options: LinuxGuestBootOptions): Promise<Li
     };
   } finally {
     // Never ready (the guest died first): end stdin so nothing waits on it.
+    if (promptTimer !== undefined) clearTimeout(promptTimer);
     if (!stdin.writableEnded) stdin.end();
   }
 }

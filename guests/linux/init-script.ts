@@ -4,6 +4,12 @@
 /** Printed on the console once /init is about to start the shell: the guest is usable. */
 export const LINUX_GUEST_READY_MARKER = 'XLTS-GUEST-READY';
 
+/**
+ * How the guest's shell prompt starts (`xlts:/# `): a host typing into the console waits for it,
+ * because the tty echoes whatever arrives before the shell owns it, doubling every command.
+ */
+export const LINUX_GUEST_PROMPT_PREFIX = 'xlts:';
+
 /** Where /init finds the modules it loads (the files are `<name>.ko`, uncompressed). */
 export const GUEST_MODULE_DIR = '/lib/modules';
 
@@ -29,6 +35,7 @@ for m in ${modules.join(' ')}; do
   insmod ${GUEST_MODULE_DIR}/$m.ko || warn "insmod $m failed; continuing without it"
 done
 echo "${LINUX_GUEST_READY_MARKER} $(uname -r)"
+export PS1='${LINUX_GUEST_PROMPT_PREFIX}\\w\\$ '
 # A session with the console as its controlling terminal, so ^C and job control work for a
 # person at the console; the shell reads whatever arrives on hvc0.
 setsid cttyhack sh
