@@ -447,7 +447,7 @@ const STALE_TEMP_MS = 60 * 60 * 1000;
  * place. If another process published the same name meanwhile, its result is kept and ours
  * dropped: both were built from the same inputs.
  */
-async function publishDir(parent: string, name: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+export async function publishDir(parent: string, name: string, fill: (tmp: string) => Promise<void>): Promise<void> {
   await mkdir(parent, { recursive: true });
   await removeStaleTemps(parent);
   const tmp = join(parent, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);

@@ -12,13 +12,14 @@
 // module roots, the init script's text), so a change builds a new guest beside the old one.
 // The directory is filled under a ".tmp-*" name and renamed into place: an interrupted build
 // leaves nothing that looks finished, and of two concurrent builds the first rename wins.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { copyFile, link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { xltsCacheDir } from '../../hypervisor/pvh/cache-dir.ts';
 import { elfHasInterpreter, isElf64X86 } from '../../lab/elf.ts';
 import { ensureLabKernel, kernelModuleSource, type LabKernel } from '../../lab/index.ts';
+import { publishDir } from '../../lab/lab-image.ts';
 import { findOnPath, runTool } from '../../lab/tools.ts';
 import { LinuxGuestBuildError } from './errors.ts';
 import { linuxGuestInitScript } from './init-script.ts';
@@ -210,34 +211,5 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
     await copyFile(from, to);
-  }
-}
-
-const STALE_TEMP_MS = 60 * 60 * 1000;
-
-/** Fills `parent/.tmp-*` and renames it to `parent/name`; an existing `name` (a racing build) wins. */
-async function publishDir(parent: string, name: string, fill: (tmp: string) => Promise<void>): Promise<void> {
-  await mkdir(parent, { recursive: true });
-  for (const entry of await readdir(parent)) {
-    // Leftovers of builds that died more than an hour ago.
-    if (!entry.startsWith('.tmp-')) continue;
-    try {
-      if (Date.now() - (await stat(join(parent, entry))).mtimeMs > STALE_TEMP_MS) {
-        await rm(join(parent, entry), { recursive: true, force: true });
-      }
-    } catch {
-      // another process removed it first
-    }
-  }
-  const tmp = join(parent, `.tmp-${name}-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(tmp);
-  try {
-    await fill(tmp);
-    await rename(tmp, join(parent, name));
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    const code = (err as NodeJS.ErrnoException).code;
-    if ((code === 'ENOTEMPTY' || code === 'EEXIST') && existsSync(join(parent, name))) return;
-    throw err;
   }
 }
