@@ -1,0 +1,372 @@
+// A XenStore client: promise-based requests over any XenstoreTransport, replies matched by req_id,
+// watch events dispatched by token, transactions with a bounded EAGAIN retry.
+//
+// The server is not trusted to be well-behaved. A reply is accepted only for a req_id we have
+// outstanding and only with the request's type or XS_ERROR; its payload must parse. Anything else
+// (a reply nobody asked for, a second reply to one request, a frame over XENSTORE_PAYLOAD_MAX, an
+// unknown type) is latched as a fatal error that rejects every outstanding and later request.
+// xenstore.txt lets a server answer outstanding requests in any order, so order alone is not an
+// error.
+import { XS, type XsType } from '../../ring-buffer/xs-wire.ts';
+import {
+  XenstoreArgumentError,
+  XenstoreClosedError,
+  XenstoreError,
+  XenstoreProtocolError,
+  XenstoreTransactionConflictError,
+  isXenstoreError,
+} from './errors.ts';
+import type { XenstoreTransport } from './transport.ts';
+import {
+  type XsMessage,
+  type XsPermission,
+  XsMessageDecoder,
+  checkPath,
+  checkPayloadSize,
+  encodeMessage,
+  expectOk,
+  formatPermission,
+  parseErrorName,
+  parsePermission,
+  parseSingleString,
+  parseStringList,
+  parseTransactionId,
+  requestPayload,
+  xsTypeName,
+} from './wire.ts';
+
+/** Called for each XS_WATCH_EVENT: the path that changed (a child of the watched path) and the token. */
+export type WatchCallback = (path: string, token: string) => void;
+
+/** The node operations, available outside a transaction (the client) and inside one. */
+export interface XenstoreOps {
+  /** A node's value as text (values are meant to be ASCII; invalid UTF-8 becomes U+FFFD). */
+  read(path: string): Promise<string>;
+  /** A node's value as the raw bytes stored. */
+  readBytes(path: string): Promise<Uint8Array>;
+  /** Sets a node's value, creating it and any missing parents. */
+  write(path: string, value: string | Uint8Array): Promise<void>;
+  /** Creates a node (and parents) with an empty value unless it exists. */
+  mkdir(path: string): Promise<void>;
+  /** Removes a node and everything below it; not an error if it does not exist. */
+  rm(path: string): Promise<void>;
+  /** The names (not paths) of a node's children. */
+  directory(path: string): Promise<string[]>;
+  getPerms(path: string): Promise<XsPermission[]>;
+  setPerms(path: string, perms: readonly XsPermission[]): Promise<void>;
+}
+
+export interface XenstoreClientOptions {
+  /** Requests sent and not yet answered; later ones wait in order. Default 16. */
+  readonly maxInFlight?: number;
+  /** How many times transaction() runs its body before giving up on EAGAIN. Default 8. */
+  readonly transactionAttempts?: number;
+  /**
+   * Receives what a watch callback throws. Without it the error is rethrown from a fresh
+   * microtask, as an EventEmitter listener's would be, so it is never lost.
+   */
+  readonly onWatchError?: (error: unknown, path: string, token: string) => void;
+}
+
+interface Request {
+  readonly type: XsType;
+  readonly txId: number;
+  readonly frame: { payload: Uint8Array; path: string | undefined };
+  readonly resolve: (payload: Uint8Array) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface Watch {
+  readonly path: string;
+  readonly cb: WatchCallback;
+}
+
+const REQ_ID_MAX = 0xffffffff;
+const encoder = new TextEncoder();
+const textDecoder = new TextDecoder('utf-8', { fatal: false });
+
+export class XenstoreClient implements XenstoreOps {
+  private readonly maxInFlight: number;
+  private readonly transactionAttempts: number;
+  private readonly decoder: XsMessageDecoder;
+  private readonly inFlight = new Map<number, Request>();
+  private readonly queued: Request[] = [];
+  private readonly watches = new Map<string, Watch>();
+  private readonly plain: XenstoreOps;
+  private lastReqId = 0;
+  private tokenSeq = 0;
+  private fatal: Error | null = null;
+
+  constructor(
+    private readonly transport: XenstoreTransport,
+    private readonly options: XenstoreClientOptions = {},
+  ) {
+    this.maxInFlight = options.maxInFlight ?? 16;
+    if (!Number.isInteger(this.maxInFlight) || this.maxInFlight < 1) throw new RangeError(`maxInFlight must be >= 1, got ${this.maxInFlight}`);
+    this.transactionAttempts = options.transactionAttempts ?? 8;
+    if (!Number.isInteger(this.transactionAttempts) || this.transactionAttempts < 1) {
+      throw new RangeError(`transactionAttempts must be >= 1, got ${this.transactionAttempts}`);
+    }
+    this.plain = this.ops(0);
+    this.decoder = new XsMessageDecoder((m) => this.dispatch(m));
+    transport.onData((bytes) => this.receive(bytes));
+    transport.onClose((error) => this.fail(error ?? new XenstoreClosedError('the xenstore connection closed')));
+  }
+
+  /** The error that ended this client, or null while it is usable. */
+  get error(): Error | null {
+    return this.fatal;
+  }
+
+  /** Requests sent and not yet answered. */
+  get outstanding(): number {
+    return this.inFlight.size;
+  }
+
+  /** Ends the connection; outstanding and later requests reject with XenstoreClosedError. */
+  close(): void {
+    this.fail(new XenstoreClosedError('the xenstore client was closed'));
+  }
+
+  read(path: string): Promise<string> {
+    return this.plain.read(path);
+  }
+  readBytes(path: string): Promise<Uint8Array> {
+    return this.plain.readBytes(path);
+  }
+  write(path: string, value: string | Uint8Array): Promise<void> {
+    return this.plain.write(path, value);
+  }
+  mkdir(path: string): Promise<void> {
+    return this.plain.mkdir(path);
+  }
+  rm(path: string): Promise<void> {
+    return this.plain.rm(path);
+  }
+  directory(path: string): Promise<string[]> {
+    return this.plain.directory(path);
+  }
+  getPerms(path: string): Promise<XsPermission[]> {
+    return this.plain.getPerms(path);
+  }
+  setPerms(path: string, perms: readonly XsPermission[]): Promise<void> {
+    return this.plain.setPerms(path, perms);
+  }
+
+  /** A token no other watch of this client uses, e.g. for a one-off wait. */
+  uniqueToken(prefix = 'xlts'): string {
+    this.tokenSeq += 1;
+    return `${prefix}/${this.tokenSeq}`;
+  }
+
+  /**
+   * Sets a watch on `path` (a node, or @introduceDomain/@releaseDomain). Events are dispatched by
+   * token, so tokens must be unique within this client. The server fires once right away; the
+   * callback is registered before the request goes out so that first event is not missed.
+   */
+  async watch(path: string, token: string, cb: WatchCallback): Promise<void> {
+    checkPath(path);
+    if (this.watches.has(token)) throw new XenstoreArgumentError(`watch token ${JSON.stringify(token)} is already in use`);
+    const payload = requestPayload([path, token]);
+    this.watches.set(token, { path, cb });
+    try {
+      expectOk(await this.request(XS.XS_WATCH, 0, payload, path), 'XS_WATCH');
+    } catch (e) {
+      if (this.watches.get(token)?.cb === cb) this.watches.delete(token);
+      throw e;
+    }
+  }
+
+  /**
+   * Removes a watch. The callback stops at once, before the server answers: events already on
+   * their way for this token are dropped, as the caller asked to hear no more.
+   */
+  async unwatch(path: string, token: string): Promise<void> {
+    const w = this.watches.get(token);
+    if (w === undefined || w.path !== path) throw new XenstoreArgumentError(`no watch on ${path} with token ${JSON.stringify(token)}`);
+    this.watches.delete(token);
+    expectOk(await this.request(XS.XS_UNWATCH, 0, requestPayload([path, token]), path), 'XS_UNWATCH');
+  }
+
+  /** XS_TRANSACTION_START: a transaction id for the ops of transactionOps(). */
+  async transactionStart(): Promise<number> {
+    return parseTransactionId(await this.request(XS.XS_TRANSACTION_START, 0, requestPayload(['']), undefined));
+  }
+
+  /** XS_TRANSACTION_END: commit (may fail with EAGAIN when another write intervened) or abort. */
+  async transactionEnd(txId: number, commit: boolean): Promise<void> {
+    checkTxId(txId);
+    expectOk(await this.request(XS.XS_TRANSACTION_END, txId, requestPayload([commit ? 'T' : 'F']), undefined), 'XS_TRANSACTION_END');
+  }
+
+  /** The node operations inside transaction `txId`. */
+  transactionOps(txId: number): XenstoreOps {
+    checkTxId(txId);
+    return this.ops(txId);
+  }
+
+  /**
+   * Runs `fn` in a transaction and commits it. When the commit (or an op inside) answers EAGAIN,
+   * the transaction is abandoned and `fn` runs again in a fresh one, up to transactionAttempts
+   * times; then XenstoreTransactionConflictError. If `fn` throws anything else, the transaction is
+   * aborted and the error rethrown. `fn` must be safe to run more than once.
+   */
+  async transaction<T>(fn: (tx: XenstoreOps) => Promise<T>): Promise<T> {
+    for (let attempt = 1; attempt <= this.transactionAttempts; attempt++) {
+      const txId = await this.transactionStart();
+      let result: T;
+      try {
+        result = await fn(this.ops(txId));
+      } catch (e) {
+        // The abort's own failure (the connection died, the server forgot the id) would hide why
+        // the body failed, which is what the caller needs to see.
+        await this.transactionEnd(txId, false).catch(() => undefined);
+        if (isXenstoreError(e, 'EAGAIN')) continue;
+        throw e;
+      }
+      try {
+        await this.transactionEnd(txId, true);
+        return result;
+      } catch (e) {
+        if (!isXenstoreError(e, 'EAGAIN')) throw e;
+      }
+    }
+    throw new XenstoreTransactionConflictError(this.transactionAttempts);
+  }
+
+  /** XS_GET_DOMAIN_PATH: the home directory of domain `domid` (/local/domain/<domid>). */
+  async getDomainPath(domid: number): Promise<string> {
+    if (!Number.isInteger(domid) || domid < 0 || domid > 0xffff) throw new XenstoreArgumentError(`domid ${domid} is not a domid_t`);
+    const path = parseSingleString(await this.request(XS.XS_GET_DOMAIN_PATH, 0, requestPayload([String(domid)]), undefined), 'XS_GET_DOMAIN_PATH');
+    if (!path.startsWith('/')) throw new XenstoreProtocolError(`XS_GET_DOMAIN_PATH: ${JSON.stringify(path.slice(0, 64))} is not an absolute path`);
+    return path;
+  }
+
+  private ops(txId: number): XenstoreOps {
+    const req = (type: XsType, path: string, payload: Uint8Array) => this.request(type, txId, payload, path);
+    const pathOnly = (path: string): Uint8Array => {
+      checkPath(path);
+      return requestPayload([path]);
+    };
+    return {
+      readBytes: async (path) => req(XS.XS_READ, path, pathOnly(path)),
+      read: async (path) => textDecoder.decode(await req(XS.XS_READ, path, pathOnly(path))),
+      write: async (path, value) => {
+        checkPath(path);
+        const bytes = typeof value === 'string' ? encoder.encode(value) : value;
+        expectOk(await req(XS.XS_WRITE, path, requestPayload([path], bytes)), 'XS_WRITE');
+      },
+      mkdir: async (path) => expectOk(await req(XS.XS_MKDIR, path, pathOnly(path)), 'XS_MKDIR'),
+      rm: async (path) => expectOk(await req(XS.XS_RM, path, pathOnly(path)), 'XS_RM'),
+      directory: async (path) => parseStringList(await req(XS.XS_DIRECTORY, path, pathOnly(path)), 'XS_DIRECTORY'),
+      getPerms: async (path) => {
+        const perms = parseStringList(await req(XS.XS_GET_PERMS, path, pathOnly(path)), 'XS_GET_PERMS');
+        if (perms.length === 0) throw new XenstoreProtocolError('XS_GET_PERMS: a node always has an owner entry');
+        return perms.map(parsePermission);
+      },
+      setPerms: async (path, perms) => {
+        checkPath(path);
+        if (perms.length === 0) throw new XenstoreArgumentError('a permission list needs at least the owner entry');
+        expectOk(await req(XS.XS_SET_PERMS, path, requestPayload([path, ...perms.map(formatPermission)])), 'XS_SET_PERMS');
+      },
+    };
+  }
+
+  /** Sends (or queues behind maxInFlight) one request; resolves with the reply payload. */
+  private request(type: XsType, txId: number, payload: Uint8Array, path: string | undefined): Promise<Uint8Array> {
+    return new Promise<Uint8Array>((resolve, reject) => {
+      if (this.fatal !== null) {
+        reject(this.fatal);
+        return;
+      }
+      // Checked here so an oversized payload fails this caller, not the send of a queued request.
+      checkPayloadSize(type, payload);
+      this.queued.push({ type, txId, frame: { payload, path }, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.fatal === null && this.inFlight.size < this.maxInFlight) {
+      const r = this.queued.shift();
+      if (r === undefined) return;
+      const reqId = this.nextReqId();
+      this.inFlight.set(reqId, r);
+      try {
+        this.transport.write(encodeMessage(r.type, reqId, r.txId, r.frame.payload));
+      } catch (e) {
+        this.fail(e instanceof Error ? e : new XenstoreClosedError(`transport write failed: ${String(e)}`));
+      }
+    }
+  }
+
+  /** req_id 0 is what watch events carry; ours start at 1 and skip ids still outstanding. */
+  private nextReqId(): number {
+    do {
+      this.lastReqId = this.lastReqId >= REQ_ID_MAX ? 1 : this.lastReqId + 1;
+    } while (this.inFlight.has(this.lastReqId));
+    return this.lastReqId;
+  }
+
+  private receive(bytes: Uint8Array): void {
+    if (this.fatal !== null) return;
+    try {
+      this.decoder.push(bytes);
+    } catch (e) {
+      this.fail(e instanceof Error ? e : new XenstoreProtocolError(String(e)));
+    }
+  }
+
+  private dispatch(m: XsMessage): void {
+    if (this.fatal !== null) return;
+    if (m.type === XS.XS_WATCH_EVENT) {
+      this.watchEvent(m);
+      return;
+    }
+    const r = this.inFlight.get(m.reqId);
+    if (r === undefined) throw new XenstoreProtocolError(`${xsTypeName(m.type)} reply to req_id ${m.reqId}, which is not outstanding`);
+    if (m.type !== r.type && m.type !== XS.XS_ERROR) {
+      throw new XenstoreProtocolError(`req_id ${m.reqId} is a ${xsTypeName(r.type)} request, the reply is ${xsTypeName(m.type)}`);
+    }
+    this.inFlight.delete(m.reqId);
+    if (m.type === XS.XS_ERROR) r.reject(new XenstoreError(parseErrorName(m.payload, xsTypeName(r.type)), xsTypeName(r.type), r.frame.path));
+    else r.resolve(m.payload);
+    this.pump();
+  }
+
+  private watchEvent(m: XsMessage): void {
+    const fields = parseStringList(m.payload, 'XS_WATCH_EVENT');
+    const [path, token] = fields;
+    if (fields.length !== 2 || path === undefined || token === undefined) {
+      throw new XenstoreProtocolError(`XS_WATCH_EVENT carries ${fields.length} strings, not path and token`);
+    }
+    // An unknown token is an event that crossed our XS_UNWATCH on the wire: expected, not an error.
+    const w = this.watches.get(token);
+    if (w === undefined) return;
+    try {
+      w.cb(path, token);
+    } catch (e) {
+      const report = this.options.onWatchError;
+      if (report !== undefined) report(e, path, token);
+      else
+        queueMicrotask(() => {
+          throw e;
+        });
+    }
+  }
+
+  private fail(error: Error): void {
+    if (this.fatal !== null) return;
+    this.fatal = error;
+    this.watches.clear();
+    const all = [...this.inFlight.values(), ...this.queued];
+    this.inFlight.clear();
+    this.queued.length = 0;
+    this.transport.close();
+    for (const r of all) r.reject(error);
+  }
+}
+
+function checkTxId(txId: number): void {
+  if (!Number.isInteger(txId) || txId < 1 || txId > 0xffffffff) throw new XenstoreArgumentError(`transaction id ${txId} is not a uint32 above 0`);
+}
