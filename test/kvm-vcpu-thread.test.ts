@@ -13,6 +13,7 @@ import {
 } from '../hypervisor/kvm/index.ts';
 import { KVM_RUN_HEADER } from '../hypervisor/kvm/kvm-structs.ts';
 import { REAL_MODE_ENTRY, TINY_GUESTS, TinyVm } from '../hypervisor/kvm/tiny-guests.ts';
+import { LEGACY_PORTS_MODULE, legacyPortsConfig } from '../hypervisor/devices/legacy-ports.ts';
 
 let open: TinyVm[] = [];
 let threads: VcpuThread[] = [];
@@ -69,6 +70,36 @@ describe('VcpuThread', () => {
     expect(th.exits).toBe(4);
     expect(t.file.bytes()[0x2000]).toBe(0x99);
     vcpu.close(); // released by the thread once done settled
+  });
+
+  it('lets the worker answer chosen ports itself (the RTC here) and hands the rest to the main thread', async () => {
+    const t = tinyVm();
+    const vcpu = t.addVcpu({
+      mode: 'real',
+      asm: ['mov $0x0b, %al', 'out %al, $0x70', 'in $0x71, %al', 'mov %al, 0x2000', 'out %al, $0x10', 'hlt'],
+      bytes: [0xb0, 0x0b, 0xe6, 0x70, 0xe4, 0x71, 0xa2, 0x00, 0x20, 0xe6, 0x10, 0xf4],
+    });
+    const seen: string[] = [];
+    const th = start(
+      vcpu,
+      {
+        handleExit(exit) {
+          seen.push(exit.kind === 'io' ? `${exit.direction} 0x${exit.port.toString(16)} ${[...exit.data].join(',')}` : exit.kind);
+          return exit.kind === 'hlt' ? 'stop' : 'resume';
+        },
+      },
+      { workerPortIo: { module: LEGACY_PORTS_MODULE, config: legacyPortsConfig() } },
+    );
+    await th.done;
+    // Register B of the RTC (24-hour, BCD) came from the worker; the main thread saw only the rest.
+    expect(t.file.bytes()[0x2000]).toBe(0x02);
+    expect(seen).toEqual(['out 0x10 2', 'hlt']);
+    expect(th.exits).toBe(2);
+    expect([...th.workerPortIoCounts]).toEqual([
+      ['out 0x70', 1],
+      ['in 0x71', 1],
+    ]);
+    vcpu.close();
   });
 
   it('an async handler answers a hypercall through the registers', async () => {

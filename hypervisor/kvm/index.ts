@@ -41,6 +41,7 @@ export {
   type VcpuThreadState,
   type VcpuThreadTransition,
 } from './vcpu-thread.ts';
+export type { WorkerPortIoHandler, WorkerPortIoSpec, WorkerPortIoFactory } from './worker-port-io.ts';
 export { kvmCapabilityReport, assertShimCapabilities, SHIM_REQUIRED_CAPABILITIES, type KvmCapabilityReport } from './capabilities.ts';
 export { KVM_CAPS, type KvmCapName } from './kvm-ioctls.ts';
 export {

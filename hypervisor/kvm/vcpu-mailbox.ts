@@ -62,6 +62,8 @@ export interface VcpuWorkerData {
   readonly vcpuId: number;
   readonly mmapSize: number;
   readonly mailbox: SharedArrayBuffer;
+  /** Port I/O the worker answers itself (worker-port-io.ts), if any. */
+  readonly portIo?: { readonly module: string; readonly config: unknown };
 }
 
 /** What a worker posts when it fails: enough to rebuild a typed error on the main thread. */

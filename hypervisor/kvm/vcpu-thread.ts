@@ -46,6 +46,7 @@ import {
   nextControl,
 } from './vcpu-mailbox.ts';
 import type { Vcpu, VcpuStateAccess } from './vcpu.ts';
+import { isWorkerPortIoStats, type WorkerPortIoSpec } from './worker-port-io.ts';
 
 /** What to do after an exit: run the guest on, or stop this vCPU. */
 export type VcpuExitAction = 'resume' | 'stop';
@@ -87,6 +88,8 @@ export interface VcpuThreadOptions {
   readonly paused?: boolean;
   /** Called on every state change (no-op transitions are skipped). */
   readonly onTransition?: (t: VcpuThreadTransition) => void;
+  /** Port I/O the worker answers itself, without a main-thread hop (worker-port-io.ts). */
+  readonly workerPortIo?: WorkerPortIoSpec;
 }
 
 // The worker runs TypeScript: it registers tsx itself, as bin/xlts.js does for the CLI, because
@@ -146,6 +149,7 @@ export class VcpuThread {
   private handlerError: VcpuExitHandlerError | null = null;
   private stopReason: VcpuStopReason | null = null;
   private exitCount = 0;
+  private workerAnswered: ReadonlyMap<string, number> = new Map();
   private readonly waitAsync: WaitAsync;
   /** Resolves with why the thread ended; rejects with VcpuThreadError/VcpuExitHandlerError. */
   readonly done: Promise<VcpuStopReason>;
@@ -173,6 +177,7 @@ export class VcpuThread {
       vcpuId: vcpu.id,
       mmapSize: vcpu.runPage.buffer.byteLength,
       mailbox: this.mb.buffer as SharedArrayBuffer,
+      ...(options.workerPortIo ? { portIo: options.workerPortIo } : {}),
       tsxApi: resolveTsxEsmApi(),
       entry: WORKER_ENTRY,
     };
@@ -185,6 +190,7 @@ export class VcpuThread {
     const exited = new Promise<number>((resolve) => {
       this.worker.on('message', (m: unknown) => {
         if (isVcpuWorkerFailure(m)) this.failure = m;
+        else if (isWorkerPortIoStats(m)) this.workerAnswered = new Map(m.counts);
       });
       this.worker.on('error', (err: Error) => {
         this.failure ??= { type: 'failed', name: err.name, message: err.message };
@@ -215,6 +221,11 @@ export class VcpuThread {
 
   get vcpuId(): number {
     return this.vcpu.id;
+  }
+
+  /** Port-I/O exits the worker answered itself, by "in|out 0xPORT"; known once `done` settles. */
+  get workerPortIoCounts(): ReadonlyMap<string, number> {
+    return this.workerAnswered;
   }
 
   /** Exits handed to the handler so far. */

@@ -43,6 +43,7 @@ import { type GuestFate, XLTS_RUN_EXIT, exitStatusForFate } from './exit-status.
 import { patchLinuxHypercallInstructions } from './linux-hypercall-fixup.ts';
 import { InjectionTracker, KvmEngine, VcpuParking, kvmUpcallInjector } from './kvm-engine.ts';
 import { detectKvmHost, type KvmHostInfo } from '../../lab/kvm-host.ts';
+import { LEGACY_PORTS_MODULE, legacyPortsConfig } from '../devices/legacy-ports.ts';
 
 export const DEFAULT_MEMORY_MIB = 256;
 export const MAX_VCPUS = 64;
@@ -159,6 +160,8 @@ export interface GuestRunResult {
   readonly status: number;
   readonly hypercalls: number;
   readonly exits: ReadonlyMap<string, number>;
+  /** Port I/O exits by "in|out 0xPORT" (hypercalls excluded), those answered in a vCPU worker marked so. */
+  readonly ports: ReadonlyMap<string, number>;
   readonly elapsedMs: number;
 }
 
@@ -251,8 +254,10 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
       cleanups.push(() => clearTimeout(timer));
     }
 
+    // Legacy ports Linux polls by the thousand (RTC, PCI config) are answered in the vCPU workers.
+    const workerPortIo = { module: LEGACY_PORTS_MODULE, config: legacyPortsConfig() };
     for (const vcpu of vcpus) {
-      const thread = VcpuThread.start(vcpu, engine.handlerFor(vcpu.id));
+      const thread = VcpuThread.start(vcpu, engine.handlerFor(vcpu.id), { workerPortIo });
       threads.push(thread);
       // A worker that dies, or a handler that throws past the engine, ends the domain as a shim
       // error; a vCPU that stops because the engine said so needs nothing more.
@@ -283,6 +288,7 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
     status: exitStatusForFate(f),
     hypercalls: engine?.hypercalls ?? 0,
     exits: engine?.exitCounts ?? new Map(),
+    ports: mergePortCounts(engine?.portCounts ?? new Map(), threads),
     elapsedMs: Date.now() - started,
   };
 }
@@ -293,12 +299,23 @@ export async function runKernel(req: RunRequest, io: ShimIo, hostCheck?: HostChe
   return runGuest(prepared, io);
 }
 
+/** The engine's port counts plus what the workers answered themselves (marked "in worker"). */
+function mergePortCounts(engine: ReadonlyMap<string, number>, threads: readonly VcpuThread[]): Map<string, number> {
+  const all = new Map(engine);
+  for (const t of threads) {
+    for (const [k, v] of t.workerPortIoCounts) all.set(`${k} (in worker)`, (all.get(`${k} (in worker)`) ?? 0) + v);
+  }
+  return all;
+}
+
 function configureVm(vm: Vm, layout: GuestLayout): void {
   // KVM's private pages (Intel without unrestricted guest) go where the layout reserved them.
   vm.setTssAddr(layout.kvmTss);
   vm.setIdentityMapAddr(BigInt(layout.kvmIdentityMap));
   vm.createIrqchip();
-  vm.createPit2();
+  // The speaker port 0x61 in the kernel too: its bit 5 is PIT channel 2's output, which Linux's
+  // TSC calibration polls (without it: "Unable to calibrate against PIT", jiffies as clocksource).
+  vm.createPit2({ speakerDummy: true });
   // Only filtered MSRs exit to us; MSRs KVM does not know keep KVM's own behaviour (#GP).
   vm.enableUserSpaceMsr({ filter: true });
   vm.setMsrFilter({ defaultAction: 'allow', ranges: [{ base: 0x40000200, nmsrs: 1, read: true, write: true }] });
