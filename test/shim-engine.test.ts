@@ -184,6 +184,22 @@ describe('platform ports and fatal exits', () => {
     expect(serial.data[0]).toBe(0xff);
   });
 
+  it('keeps the PM1a enable register (ACPI checks its global-lock enable bit reads back); status stays 0', async () => {
+    const { engine, vcpu } = setup();
+    await engine.handleExit(0, io('out', ACPI_PM1A_EVT_BLK + 2, 2, 0x0120), vcpu); // GBL_EN | PWRBTN_EN
+    await engine.handleExit(0, io('out', ACPI_PM1A_EVT_BLK, 2, 0xffff), vcpu); // status: write 1 to clear
+    const en = io('in', ACPI_PM1A_EVT_BLK + 2, 2);
+    await engine.handleExit(0, en, vcpu);
+    expect([...en.data]).toEqual([0x20, 0x01]);
+    const whole = io('in', ACPI_PM1A_EVT_BLK, 4);
+    await engine.handleExit(0, whole, vcpu);
+    expect([...whole.data]).toEqual([0, 0, 0x20, 0x01]);
+    await engine.handleExit(0, io('out', ACPI_PM1A_EVT_BLK + 3, 1, 0), vcpu); // high byte alone
+    const low = io('in', ACPI_PM1A_EVT_BLK + 2, 2);
+    await engine.handleExit(0, low, vcpu);
+    expect([...low.data]).toEqual([0x20, 0]);
+  });
+
   it('powers off on an S5 write to PM1a_CNT, whole or by its high byte', async () => {
     for (const [port, size, value] of [
       [ACPI_PM1A_CNT_BLK, 2, ACPI_PM1_CNT_SLP_EN | (5 << 10)],

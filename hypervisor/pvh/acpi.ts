@@ -7,7 +7,7 @@
 //     (RSDT too)        -> MADT (one local APIC per vCPU, the IOAPIC, ISA overrides, LAPIC NMI)
 //
 // The shim's side of the contract, all port I/O it must trap:
-//   ACPI_PM1A_EVT_BLK (4 bytes)  PM1 status/enable: reads 0, writes ignored.
+//   ACPI_PM1A_EVT_BLK (4 bytes)  PM1 status (reads 0) / enable (reads back what was written).
 //   ACPI_PM1A_CNT_BLK (2 bytes)  PM1 control: reads must return SCI_EN (ACPI is always on: there
 //                                is no SMI command port to switch it); a write with SLP_EN and
 //                                SLP_TYP == ACPI_S5_SLP_TYP is the guest's poweroff.

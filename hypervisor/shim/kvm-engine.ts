@@ -150,8 +150,12 @@ export interface KvmEngineOptions {
 export class KvmEngine {
   private fate: GuestFate | null = null;
   private hypercallPage: Gpa | null = null;
+  /** The PM1a enable register (the upper half of PM1a_EVT_BLK). */
+  private pm1aEnable = 0;
   /** Exits handled, by kind (for diagnostics and the benchmark). */
   readonly exitCounts = new Map<string, number>();
+  /** Port I/O exits by direction and port ("in 0x70"), other than hypercalls: where exit storms come from. */
+  readonly portCounts = new Map<string, number>();
   hypercalls = 0;
 
   constructor(private readonly opts: KvmEngineOptions) {}
@@ -291,8 +295,10 @@ export class KvmEngine {
 
   private portIo(vcpuId: number, exit: IoExit): void {
     const { port, size, data } = exit;
+    const key = `${exit.direction} 0x${port.toString(16)}`;
+    this.portCounts.set(key, (this.portCounts.get(key) ?? 0) + 1);
     if (exit.direction === 'in') {
-      if (port >= ACPI_PM1A_EVT_BLK && port < ACPI_PM1A_EVT_BLK + ACPI_PM1_EVT_LEN) data.fill(0);
+      if (port >= ACPI_PM1A_EVT_BLK && port < ACPI_PM1A_EVT_BLK + ACPI_PM1_EVT_LEN) fillRegister(data, size, port - ACPI_PM1A_EVT_BLK, this.pm1aEnable << 16);
       else if (port >= ACPI_PM1A_CNT_BLK && port < ACPI_PM1A_CNT_BLK + ACPI_PM1_CNT_LEN) fillRegister(data, size, port - ACPI_PM1A_CNT_BLK, ACPI_PM1_CNT_SCI_EN);
       else if (port === DEBUG_CONSOLE_PORT) data.fill(DEBUG_CONSOLE_PORT); // Bochs' "port present" answer
       else if (port === ACPI_RESET_PORT || port === I8042_COMMAND_PORT) data.fill(0); // 8042: buffers empty
@@ -322,9 +328,27 @@ export class KvmEngine {
       this.end({ kind: 'shutdown', reason: 'reboot', how: `vcpu${vcpuId}: 8042 reset` });
       return;
     }
-    if (port >= ACPI_PM1A_EVT_BLK && port < ACPI_PM1A_EVT_BLK + ACPI_PM1_EVT_LEN) return;
+    if (port >= ACPI_PM1A_EVT_BLK && port < ACPI_PM1A_EVT_BLK + ACPI_PM1_EVT_LEN) {
+      this.writePm1aEvent(port - ACPI_PM1A_EVT_BLK, size, value);
+      return;
+    }
     if (port === XEN_HYPERCALL_PORT) this.logOnce(`bad-hc:${size}`, `vcpu${vcpuId}: ${size}-byte OUT to the hypercall port is not a hypercall; ignored`);
     else this.logOnce(`out:${port}`, `vcpu${vcpuId}: OUT to unemulated port 0x${port.toString(16)} ignored`);
+  }
+
+  /**
+   * PM1a_EVT_BLK is a status half (write 1 to clear; no event is ever raised, so it reads 0) and
+   * an enable half that must read back what was written: Linux's ACPI enables the global-lock
+   * event there and gives up on the lock ("No response from Global Lock hardware") otherwise.
+   */
+  private writePm1aEvent(offset: number, size: number, value: number): void {
+    const enableHalf = ACPI_PM1_EVT_LEN / 2;
+    for (let i = 0; i < size; i++) {
+      const at = offset + i - enableHalf;
+      if (at < 0 || at > 1) continue;
+      const byte = (value >>> (8 * i)) & 0xff;
+      this.pm1aEnable = (this.pm1aEnable & ~(0xff << (8 * at))) | (byte << (8 * at));
+    }
   }
 
   private mmio(vcpuId: number, exit: MmioExit): void {
