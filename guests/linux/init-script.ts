@@ -36,11 +36,21 @@ for m in ${modules.join(' ')}; do
 done
 echo "${LINUX_GUEST_READY_MARKER} $(uname -r)"
 export PS1='${LINUX_GUEST_PROMPT_PREFIX}\\w\\$ '
+# /init is PID 1, so busybox's poweroff, reboot and halt (without -f) signal it with USR2, TERM
+# and USR1: act on them as an init would, sync and ask the kernel (which tells the hypervisor:
+# ACPI S5 for poweroff, the reset register for reboot).
+trap 'sync; poweroff -f' USR2
+trap 'sync; reboot -f' TERM
+trap 'sync; halt -f' USR1
 # A session with the console as its controlling terminal, so ^C and job control work for a
-# person at the console; the shell reads whatever arrives on hvc0.
-setsid cttyhack sh
+# person at the console; the shell reads whatever arrives on hvc0. It runs in the background
+# (with the console named explicitly: a background job's stdin is otherwise /dev/null) so that
+# this script can take the signals above while it waits.
+setsid cttyhack sh </dev/console >/dev/console 2>&1 &
+shell=$!
+# A trapped signal ends \`wait\` early; keep waiting until the shell itself is gone.
+while kill -0 $shell 2>/dev/null; do wait $shell; done
 echo 'xlts-init: the shell exited; powering off'
-# -f: no init to signal; this reaches the hypervisor as ACPI S5 (poweroff).
 poweroff -f
 `;
 }

@@ -47,7 +47,10 @@ describe('default Linux guest initramfs', () => {
     const init = linuxGuestInitScript(['xen_blkfront', 'xen_netfront']);
     expect(init).toMatch(/for m in xen_blkfront xen_netfront; do/);
     expect(init).toContain(`echo "${LINUX_GUEST_READY_MARKER} $(uname -r)"`);
-    expect(init.indexOf('setsid cttyhack sh')).toBeLessThan(init.indexOf('poweroff -f'));
+    expect(init.indexOf('setsid cttyhack sh')).toBeLessThan(init.lastIndexOf('poweroff -f'));
+    // poweroff/reboot without -f signal PID 1: the script traps them before starting the shell.
+    expect(init.indexOf("trap 'sync; poweroff -f' USR2")).toBeLessThan(init.indexOf('setsid cttyhack sh'));
+    expect(init).toContain("trap 'sync; reboot -f' TERM");
     expect(() => linuxGuestInitScript(['x; reboot'])).toThrow(RangeError);
   });
 });
