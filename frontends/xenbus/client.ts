@@ -71,10 +71,19 @@ export interface XenstoreClientOptions {
 interface Request {
   readonly type: XsType;
   readonly txId: number;
-  readonly frame: { payload: Uint8Array; path: string | undefined };
-  readonly resolve: (payload: Uint8Array) => void;
+  readonly payload: Uint8Array;
+  readonly path: string | undefined;
+  /** Turns the reply payload into the caller's value; throws XenstoreProtocolError if malformed. */
+  readonly parse: (payload: Uint8Array) => unknown;
+  readonly resolve: (value: unknown) => void;
   readonly reject: (e: Error) => void;
 }
+
+const okReply =
+  (what: string) =>
+  (payload: Uint8Array): void =>
+    expectOk(payload, what);
+const rawReply = (payload: Uint8Array): Uint8Array => payload;
 
 interface Watch {
   readonly path: string;
@@ -170,7 +179,7 @@ export class XenstoreClient implements XenstoreOps {
     const payload = requestPayload([path, token]);
     this.watches.set(token, { path, cb });
     try {
-      expectOk(await this.request(XS.XS_WATCH, 0, payload, path), 'XS_WATCH');
+      await this.request(XS.XS_WATCH, 0, payload, path, okReply('XS_WATCH'));
     } catch (e) {
       if (this.watches.get(token)?.cb === cb) this.watches.delete(token);
       throw e;
@@ -185,18 +194,18 @@ export class XenstoreClient implements XenstoreOps {
     const w = this.watches.get(token);
     if (w === undefined || w.path !== path) throw new XenstoreArgumentError(`no watch on ${path} with token ${JSON.stringify(token)}`);
     this.watches.delete(token);
-    expectOk(await this.request(XS.XS_UNWATCH, 0, requestPayload([path, token]), path), 'XS_UNWATCH');
+    await this.request(XS.XS_UNWATCH, 0, requestPayload([path, token]), path, okReply('XS_UNWATCH'));
   }
 
   /** XS_TRANSACTION_START: a transaction id for the ops of transactionOps(). */
   async transactionStart(): Promise<number> {
-    return parseTransactionId(await this.request(XS.XS_TRANSACTION_START, 0, requestPayload(['']), undefined));
+    return this.request(XS.XS_TRANSACTION_START, 0, requestPayload(['']), undefined, parseTransactionId);
   }
 
   /** XS_TRANSACTION_END: commit (may fail with EAGAIN when another write intervened) or abort. */
   async transactionEnd(txId: number, commit: boolean): Promise<void> {
     checkTxId(txId);
-    expectOk(await this.request(XS.XS_TRANSACTION_END, txId, requestPayload([commit ? 'T' : 'F']), undefined), 'XS_TRANSACTION_END');
+    await this.request(XS.XS_TRANSACTION_END, txId, requestPayload([commit ? 'T' : 'F']), undefined, okReply('XS_TRANSACTION_END'));
   }
 
   /** The node operations inside transaction `txId`. */
@@ -237,51 +246,59 @@ export class XenstoreClient implements XenstoreOps {
   /** XS_GET_DOMAIN_PATH: the home directory of domain `domid` (/local/domain/<domid>). */
   async getDomainPath(domid: number): Promise<string> {
     if (!Number.isInteger(domid) || domid < 0 || domid > 0xffff) throw new XenstoreArgumentError(`domid ${domid} is not a domid_t`);
-    const path = parseSingleString(await this.request(XS.XS_GET_DOMAIN_PATH, 0, requestPayload([String(domid)]), undefined), 'XS_GET_DOMAIN_PATH');
-    if (!path.startsWith('/')) throw new XenstoreProtocolError(`XS_GET_DOMAIN_PATH: ${JSON.stringify(path.slice(0, 64))} is not an absolute path`);
-    return path;
+    return this.request(XS.XS_GET_DOMAIN_PATH, 0, requestPayload([String(domid)]), undefined, (payload) => {
+      const path = parseSingleString(payload, 'XS_GET_DOMAIN_PATH');
+      if (!path.startsWith('/')) throw new XenstoreProtocolError(`XS_GET_DOMAIN_PATH: ${JSON.stringify(path.slice(0, 64))} is not an absolute path`);
+      return path;
+    });
   }
 
   private ops(txId: number): XenstoreOps {
-    const req = (type: XsType, path: string, payload: Uint8Array) => this.request(type, txId, payload, path);
+    const on = <T>(type: XsType, path: string, payload: Uint8Array, parse: (p: Uint8Array) => T): Promise<T> =>
+      this.request(type, txId, payload, path, parse);
     const pathOnly = (path: string): Uint8Array => {
       checkPath(path);
       return requestPayload([path]);
     };
     return {
-      readBytes: async (path) => req(XS.XS_READ, path, pathOnly(path)),
-      read: async (path) => textDecoder.decode(await req(XS.XS_READ, path, pathOnly(path))),
+      readBytes: async (path) => on(XS.XS_READ, path, pathOnly(path), rawReply),
+      read: async (path) => on(XS.XS_READ, path, pathOnly(path), (p) => textDecoder.decode(p)),
       write: async (path, value) => {
         checkPath(path);
         const bytes = typeof value === 'string' ? encoder.encode(value) : value;
-        expectOk(await req(XS.XS_WRITE, path, requestPayload([path], bytes)), 'XS_WRITE');
+        return on(XS.XS_WRITE, path, requestPayload([path], bytes), okReply('XS_WRITE'));
       },
-      mkdir: async (path) => expectOk(await req(XS.XS_MKDIR, path, pathOnly(path)), 'XS_MKDIR'),
-      rm: async (path) => expectOk(await req(XS.XS_RM, path, pathOnly(path)), 'XS_RM'),
-      directory: async (path) => parseStringList(await req(XS.XS_DIRECTORY, path, pathOnly(path)), 'XS_DIRECTORY'),
-      getPerms: async (path) => {
-        const perms = parseStringList(await req(XS.XS_GET_PERMS, path, pathOnly(path)), 'XS_GET_PERMS');
-        if (perms.length === 0) throw new XenstoreProtocolError('XS_GET_PERMS: a node always has an owner entry');
-        return perms.map(parsePermission);
-      },
+      mkdir: async (path) => on(XS.XS_MKDIR, path, pathOnly(path), okReply('XS_MKDIR')),
+      rm: async (path) => on(XS.XS_RM, path, pathOnly(path), okReply('XS_RM')),
+      directory: async (path) => on(XS.XS_DIRECTORY, path, pathOnly(path), (p) => parseStringList(p, 'XS_DIRECTORY')),
+      getPerms: async (path) =>
+        on(XS.XS_GET_PERMS, path, pathOnly(path), (p) => {
+          const perms = parseStringList(p, 'XS_GET_PERMS');
+          if (perms.length === 0) throw new XenstoreProtocolError('XS_GET_PERMS: a node always has an owner entry');
+          return perms.map(parsePermission);
+        }),
       setPerms: async (path, perms) => {
         checkPath(path);
         if (perms.length === 0) throw new XenstoreArgumentError('a permission list needs at least the owner entry');
-        expectOk(await req(XS.XS_SET_PERMS, path, requestPayload([path, ...perms.map(formatPermission)])), 'XS_SET_PERMS');
+        return on(XS.XS_SET_PERMS, path, requestPayload([path, ...perms.map(formatPermission)]), okReply('XS_SET_PERMS'));
       },
     };
   }
 
-  /** Sends (or queues behind maxInFlight) one request; resolves with the reply payload. */
-  private request(type: XsType, txId: number, payload: Uint8Array, path: string | undefined): Promise<Uint8Array> {
-    return new Promise<Uint8Array>((resolve, reject) => {
+  /**
+   * Sends (or queues behind maxInFlight) one request; resolves with `parse` of the reply payload.
+   * `parse` runs as the reply is dispatched, so a malformed reply is fatal to the whole client and
+   * not just an error for this caller.
+   */
+  private request<T>(type: XsType, txId: number, payload: Uint8Array, path: string | undefined, parse: (payload: Uint8Array) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
       if (this.fatal !== null) {
         reject(this.fatal);
         return;
       }
       // Checked here so an oversized payload fails this caller, not the send of a queued request.
       checkPayloadSize(type, payload);
-      this.queued.push({ type, txId, frame: { payload, path }, resolve, reject });
+      this.queued.push({ type, txId, payload, path, parse, resolve: resolve as (value: unknown) => void, reject });
       this.pump();
     });
   }
@@ -293,7 +310,7 @@ export class XenstoreClient implements XenstoreOps {
       const reqId = this.nextReqId();
       this.inFlight.set(reqId, r);
       try {
-        this.transport.write(encodeMessage(r.type, reqId, r.txId, r.frame.payload));
+        this.transport.write(encodeMessage(r.type, reqId, r.txId, r.payload));
       } catch (e) {
         this.fail(e instanceof Error ? e : new XenstoreClosedError(`transport write failed: ${String(e)}`));
       }
@@ -328,9 +345,16 @@ export class XenstoreClient implements XenstoreOps {
     if (m.type !== r.type && m.type !== XS.XS_ERROR) {
       throw new XenstoreProtocolError(`req_id ${m.reqId} is a ${xsTypeName(r.type)} request, the reply is ${xsTypeName(m.type)}`);
     }
-    this.inFlight.delete(m.reqId);
-    if (m.type === XS.XS_ERROR) r.reject(new XenstoreError(parseErrorName(m.payload, xsTypeName(r.type)), xsTypeName(r.type), r.frame.path));
-    else r.resolve(m.payload);
+    // Parsed while still outstanding: if the payload is malformed, fail() rejects this one too.
+    if (m.type === XS.XS_ERROR) {
+      const code = parseErrorName(m.payload, xsTypeName(r.type));
+      this.inFlight.delete(m.reqId);
+      r.reject(new XenstoreError(code, xsTypeName(r.type), r.path));
+    } else {
+      const value = r.parse(m.payload);
+      this.inFlight.delete(m.reqId);
+      r.resolve(value);
+    }
     this.pump();
   }
 
