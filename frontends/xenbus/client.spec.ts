@@ -406,6 +406,7 @@ describe('XenstoreClient connection end', () => {
     const cause = new Error('socket reset');
     server.end(cause);
     expect(await p).toBe(cause);
+    expect(await xs.closed).toBe(cause);
     expect(await reject(xs.read('/b'))).toBe(cause);
   });
 

@@ -105,6 +105,14 @@ export class XenstoreClient implements XenstoreOps {
   private lastReqId = 0;
   private tokenSeq = 0;
   private fatal: Error | null = null;
+  private resolveClosed: (error: Error) => void = () => undefined;
+  /**
+   * Settles, with the error that ended it, when this client stops for good: lets a caller that
+   * has nothing outstanding (a long wait on a watch) learn that no event will ever come.
+   */
+  readonly closed: Promise<Error> = new Promise((resolve) => {
+    this.resolveClosed = resolve;
+  });
 
   constructor(
     private readonly transport: XenstoreTransport,
@@ -382,6 +390,7 @@ export class XenstoreClient implements XenstoreOps {
   private fail(error: Error): void {
     if (this.fatal !== null) return;
     this.fatal = error;
+    this.resolveClosed(error);
     this.watches.clear();
     const all = [...this.inFlight.values(), ...this.queued];
     this.inFlight.clear();

@@ -6,7 +6,7 @@ import type { XenstoreClient } from './client.ts';
 import { XenbusDeviceGoneError, XenbusTimeoutError, isXenstoreError } from './errors.ts';
 
 /** What the handshake needs of a xenstore client (a fake in tests). */
-export type XenbusStore = Pick<XenstoreClient, 'read' | 'watch' | 'unwatch' | 'uniqueToken' | 'transaction'>;
+export type XenbusStore = Pick<XenstoreClient, 'read' | 'watch' | 'unwatch' | 'uniqueToken' | 'transaction' | 'closed'>;
 
 export type SwitchStateResult = 'written' | 'unchanged';
 
@@ -83,6 +83,8 @@ export async function waitForState(xs: XenbusStore, dir: string, states: readonl
         })
         .catch((e: unknown) => settle(() => reject(e)));
     };
+    // With no request outstanding a dead connection would only show as the timeout.
+    xs.closed.then((e) => settle(() => reject(e)));
     xs.watch(node, token, () => check()).then(
       // Xenstored fires a new watch at once, but one more look costs a read and spares us
       // depending on it.
