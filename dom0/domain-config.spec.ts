@@ -91,7 +91,7 @@ describe('validateDomainConfig', () => {
   it('rejects unknown fields, duplicate devices, bad disks and vifs', () => {
     const disk = (pvh().disks as Record<string, unknown>[])[0]!;
     expect(problemsOf(pvh({ extra: 'x' }))).toEqual(['extra: is not a known field']);
-    expect(problemsOf(pvh({ disks: [disk, { ...disk, vdev: 'xvdb' }] }))).toEqual(['disks: two entries have virtual-device 51712']);
+    expect(problemsOf(pvh({ disks: [disk, { ...disk, vdev: 'd0' }] }))).toEqual(['disks: xvda and d0 are the same disk (virtual-device 51712)']);
     expect(problemsOf(pvh({ disks: [{ ...disk, format: 'qcow2' }] }))).toEqual(['disks[0].format: "qcow2" is not supported: xlts serves raw images only']);
     expect(problemsOf(pvh({ disks: [{ ...disk, devtype: 'cdrom' }] }))).toEqual(['disks[0].access: a cdrom is read-only']);
     expect(problemsOf(pvh({ vifs: [{ devid: 0, mac: '01:00:5e:00:00:01', trusted: true }] }))[0]).toMatch(/multicast/);

@@ -221,8 +221,13 @@ export function validateDomainConfig(value: unknown, options: ValidateOptions = 
   const maxGrantFrames = v.integer('max_grant_frames', 1, MAX_GRANT_FRAMES_LIMIT);
   const disks = v.list('disks', (item, path) => readDisk(item, path, problems));
   const vifs = v.list('vifs', (item, path) => readVif(item, path, problems));
-  checkUnique(problems, 'disks', disks, (d) => String(d.device_id), 'virtual-device');
-  checkUnique(problems, 'disks', disks, (d) => d.vdev, 'vdev');
+  // One check covers both a repeated vdev and two spellings of one disk (xvda and d0).
+  const vdevById = new Map<number, string>();
+  for (const d of disks) {
+    const other = vdevById.get(d.device_id);
+    if (other !== undefined) problems.push(`disks: ${other} and ${d.vdev} are the same disk (virtual-device ${d.device_id})`);
+    vdevById.set(d.device_id, d.vdev);
+  }
   checkUnique(problems, 'vifs', vifs, (f) => String(f.devid), 'devid');
   checkUnique(problems, 'vifs', vifs.filter((f) => f.mac !== undefined), (f) => f.mac ?? '', 'mac');
 
