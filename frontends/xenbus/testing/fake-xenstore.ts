@@ -32,6 +32,8 @@ export interface LoggedRequest {
   readonly txId: number;
   /** The NUL-separated fields of the payload, as text. */
   readonly fields: string[];
+  /** The payload as sent. */
+  readonly payload: Uint8Array;
 }
 
 class Failure extends Error {
@@ -253,7 +255,7 @@ export class FakeConnection {
       if (this.buf.byteLength < XSD_SOCKMSG_SIZE + h.len) return;
       const payload = this.buf.slice(XSD_SOCKMSG_SIZE, XSD_SOCKMSG_SIZE + h.len);
       this.buf = this.buf.slice(XSD_SOCKMSG_SIZE + h.len);
-      this.server.log.push({ type: h.type, reqId: h.req_id, txId: h.tx_id, fields: splitFields(payload) });
+      this.server.log.push({ type: h.type, reqId: h.req_id, txId: h.tx_id, fields: splitFields(payload), payload });
       const reply = this.server.handle(this, h.type, h.tx_id, payload);
       this.send(frame(reply.type, h.req_id, h.tx_id, reply.payload));
     }
