@@ -67,11 +67,16 @@ export class RingGuest {
     return n;
   }
 
-  /** Reads the response ring into frames. */
+  /** Reads the response ring into frames (with any a request() call set aside). */
   drain(): XsFrame[] {
     const bytes = this.ends.responses.read();
     if (bytes.byteLength > 0) this.decoder.push(bytes);
     return this.received.splice(0);
+  }
+
+  /** Frames that arrived after a request()'s reply, kept for the next drain(). */
+  private stash(frames: XsFrame[]): void {
+    this.received.unshift(...frames);
   }
 
   /** One request, round trip: queue, write, signal until the reply for it is back. */
@@ -81,9 +86,14 @@ export class RingGuest {
     for (let spins = 0; spins < 10_000; spins++) {
       this.pump();
       this.signal();
-      for (const f of this.drain()) {
+      const frames = this.drain();
+      for (let i = 0; i < frames.length; i++) {
+        const f = frames[i]!;
         if (f.type === XS.XS_WATCH_EVENT) events.push(f);
-        else if (f.reqId === reqId) return { frame: f, events };
+        else if (f.reqId === reqId) {
+          this.stash(frames.slice(i + 1));
+          return { frame: f, events };
+        }
       }
     }
     throw new Error(`no reply to request ${reqId}`);
