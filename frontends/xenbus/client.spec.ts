@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { XS } from '../../ring-buffer/xs-wire.ts';
-import { XenstoreClient, type XenstoreClientOptions } from './client.ts';
+import { XenstoreClient, type XenstoreClientOptions, type XenstoreOps } from './client.ts';
 import {
   XenstoreArgumentError,
   XenstoreClosedError,
@@ -201,6 +201,66 @@ describe('XenstoreClient watches', () => {
   });
 });
 
+describe('XenstoreClient directories longer than one payload', () => {
+  const names = Array.from({ length: 30 }, (_, i) => `child-${String(i).padStart(3, '0')}`);
+
+  function bigDirectory() {
+    const env = withFake();
+    for (const n of names) env.fake.write(`/big/${n}`, '');
+    // Ten bytes per name: XS_DIRECTORY refuses the 300-byte list, parts carry up to 9 names.
+    env.fake.directoryLimit = 95;
+    return env;
+  }
+
+  it('falls back to XS_DIRECTORY_PART on E2BIG and stitches the parts together', async () => {
+    const { xs, fake } = bigDirectory();
+    expect(await xs.directory('/big')).toEqual(names);
+    const parts = fake.log.filter((r) => r.type === XS.XS_DIRECTORY_PART);
+    expect(parts.map((r) => r.fields)).toEqual([
+      ['/big', '0'],
+      ['/big', '90'],
+      ['/big', '180'],
+      ['/big', '270'],
+    ]);
+    expect(fake.log.filter((r) => r.type === XS.XS_DIRECTORY)).toHaveLength(1);
+  });
+
+  it('starts over when the node changes between parts', async () => {
+    const { xs, fake } = bigDirectory();
+    let calls = 0;
+    fake.beforeDirectoryPart = () => {
+      if (++calls === 2) fake.write('/big/child-new', '');
+    };
+    expect(await xs.directory('/big')).toEqual([...names, 'child-new']);
+    expect(fake.log.filter((r) => r.type === XS.XS_DIRECTORY_PART)[2]?.fields).toEqual(['/big', '0']);
+  });
+
+  it('gives up with EAGAIN when the node never holds still', async () => {
+    const { xs, fake } = bigDirectory();
+    let n = 0;
+    fake.beforeDirectoryPart = () => fake.write(`/elsewhere/${n++}`, '');
+    expect(await reject(xs.directory('/big'))).toMatchObject({ code: 'EAGAIN', op: 'XS_DIRECTORY_PART' });
+    expect(xs.error).toBeNull();
+  });
+
+  it('treats a part without a generation, or one that does not move, as fatal', async () => {
+    for (const [payload, message] of [
+      ['a\0b\0', /no generation/],
+      ['7\0', /empty part before the end/],
+    ] as const) {
+      const { xs, server, requests } = scripted();
+      const p = reject(xs.directory('/d'));
+      await settle();
+      server.send(frame(XS.XS_ERROR, requests[0]?.reqId ?? 0, 0, 'E2BIG\0'));
+      await settle();
+      server.send(frame(XS.XS_DIRECTORY_PART, requests[1]?.reqId ?? 0, 0, payload));
+      const e = await p;
+      expect(e).toBeInstanceOf(XenstoreProtocolError);
+      expect(String(e)).toMatch(message);
+    }
+  });
+});
+
 describe('XenstoreClient transactions', () => {
   it('sends the transaction id in tx_id and commits with T', async () => {
     const { xs, fake } = withFake();
@@ -266,6 +326,19 @@ describe('XenstoreClient transactions', () => {
     expect(fake.read('/x')).toBeUndefined();
     // A server error inside the body is not retried unless it is EAGAIN.
     expect(await reject(xs.transaction((tx) => tx.read('/missing')))).toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('refuses the ops of a transaction() that has ended', async () => {
+    const { xs, fake } = withFake();
+    let leaked: XenstoreOps | null = null;
+    await xs.transaction(async (tx) => {
+      leaked = tx;
+      await tx.write('/a', '1');
+    });
+    const sent = fake.log.length;
+    await expect((leaked as XenstoreOps | null)?.write('/a', '2')).rejects.toThrow(/has ended/);
+    expect(fake.log.length).toBe(sent);
+    expect(fake.read('/a')).toBe('1');
   });
 
   it('refuses transaction ids that cannot exist', async () => {
@@ -422,6 +495,13 @@ describe('XenstoreClient connection end', () => {
     b.xs.close();
     expect(await q).toBeInstanceOf(XenstoreClosedError);
     expect(b.server.clientClosed).toBe(true);
+  });
+
+  it('rejects watch and unwatch with the error that ended the client', async () => {
+    const { xs } = scripted();
+    xs.close();
+    await expect(xs.watch('/a', 't', () => undefined)).rejects.toBeInstanceOf(XenstoreClosedError);
+    await expect(xs.unwatch('/a', 't')).rejects.toBeInstanceOf(XenstoreClosedError);
   });
 
   it('drops watches when the connection ends', async () => {

@@ -182,6 +182,7 @@ export class XenstoreClient implements XenstoreOps {
    * callback is registered before the request goes out so that first event is not missed.
    */
   async watch(path: string, token: string, cb: WatchCallback): Promise<void> {
+    if (this.fatal !== null) throw this.fatal;
     checkPath(path);
     if (this.watches.has(token)) throw new XenstoreArgumentError(`watch token ${JSON.stringify(token)} is already in use`);
     const payload = requestPayload([path, token]);
@@ -199,6 +200,7 @@ export class XenstoreClient implements XenstoreOps {
    * their way for this token are dropped, as the caller asked to hear no more.
    */
   async unwatch(path: string, token: string): Promise<void> {
+    if (this.fatal !== null) throw this.fatal;
     const w = this.watches.get(token);
     if (w === undefined || w.path !== path) throw new XenstoreArgumentError(`no watch on ${path} with token ${JSON.stringify(token)}`);
     this.watches.delete(token);
@@ -231,16 +233,20 @@ export class XenstoreClient implements XenstoreOps {
   async transaction<T>(fn: (tx: XenstoreOps) => Promise<T>): Promise<T> {
     for (let attempt = 1; attempt <= this.transactionAttempts; attempt++) {
       const txId = await this.transactionStart();
+      // Ops kept past the end would carry a tx_id the server may already have given to someone else.
+      let open = true;
       let result: T;
       try {
-        result = await fn(this.ops(txId));
+        result = await fn(this.ops(txId, () => open));
       } catch (e) {
+        open = false;
         // The abort's own failure (the connection died, the server forgot the id) would hide why
         // the body failed, which is what the caller needs to see.
         await this.transactionEnd(txId, false).catch(() => undefined);
         if (isXenstoreError(e, 'EAGAIN')) continue;
         throw e;
       }
+      open = false;
       try {
         await this.transactionEnd(txId, true);
         return result;
@@ -261,9 +267,11 @@ export class XenstoreClient implements XenstoreOps {
     });
   }
 
-  private ops(txId: number): XenstoreOps {
-    const on = <T>(type: XsType, path: string, payload: Uint8Array, parse: (p: Uint8Array) => T): Promise<T> =>
-      this.request(type, txId, payload, path, parse);
+  private ops(txId: number, isOpen: () => boolean = () => true): XenstoreOps {
+    const on = <T>(type: XsType, path: string, payload: Uint8Array, parse: (p: Uint8Array) => T): Promise<T> => {
+      if (!isOpen()) return Promise.reject(new XenstoreArgumentError(`transaction ${txId} has ended`));
+      return this.request(type, txId, payload, path, parse);
+    };
     const pathOnly = (path: string): Uint8Array => {
       checkPath(path);
       return requestPayload([path]);
@@ -278,7 +286,15 @@ export class XenstoreClient implements XenstoreOps {
       },
       mkdir: async (path) => on(XS.XS_MKDIR, path, pathOnly(path), okReply('XS_MKDIR')),
       rm: async (path) => on(XS.XS_RM, path, pathOnly(path), okReply('XS_RM')),
-      directory: async (path) => on(XS.XS_DIRECTORY, path, pathOnly(path), (p) => parseStringList(p, 'XS_DIRECTORY')),
+      directory: async (path) => {
+        try {
+          return await on(XS.XS_DIRECTORY, path, pathOnly(path), (p) => parseStringList(p, 'XS_DIRECTORY'));
+        } catch (e) {
+          // A child list longer than XENSTORE_PAYLOAD_MAX is only reachable in parts.
+          if (!isXenstoreError(e, 'E2BIG')) throw e;
+          return this.directoryInParts(path, on);
+        }
+      },
       getPerms: async (path) =>
         on(XS.XS_GET_PERMS, path, pathOnly(path), (p) => {
           const perms = parseStringList(p, 'XS_GET_PERMS');
@@ -291,6 +307,31 @@ export class XenstoreClient implements XenstoreOps {
         return on(XS.XS_SET_PERMS, path, requestPayload([path, ...perms.map(formatPermission)]), okReply('XS_SET_PERMS'));
       },
     };
+  }
+
+  /**
+   * XS_DIRECTORY_PART from offset 0 until the server marks the end with an empty string. Each part
+   * carries the node's generation; if it changes between parts the list is re-read from the start,
+   * a bounded number of times.
+   */
+  private async directoryInParts(path: string, on: <T>(type: XsType, path: string, payload: Uint8Array, parse: (p: Uint8Array) => T) => Promise<T>): Promise<string[]> {
+    for (let attempt = 0; attempt < DIRECTORY_PART_RESTARTS; attempt++) {
+      const names: string[] = [];
+      let generation: string | null = null;
+      let offset = 0;
+      for (;;) {
+        const part = await on(XS.XS_DIRECTORY_PART, path, requestPayload([path, String(offset)]), parseDirectoryPart);
+        if (generation !== null && part.generation !== generation) break;
+        generation = part.generation;
+        names.push(...part.names);
+        if (part.complete) return names;
+        const advance = part.names.reduce((n, name) => n + encoder.encode(name).byteLength + 1, 0);
+        // A part that neither ends the list nor moves along it would have us ask forever.
+        if (advance === 0) throw new XenstoreProtocolError(`XS_DIRECTORY_PART ${path}: empty part before the end of the list`);
+        offset += advance;
+      }
+    }
+    throw new XenstoreError('EAGAIN', 'XS_DIRECTORY_PART', path);
   }
 
   /**
@@ -398,6 +439,20 @@ export class XenstoreClient implements XenstoreOps {
     this.transport.close();
     for (const r of all) r.reject(error);
   }
+}
+
+/** How often a directory read in parts starts over because the node changed under it. */
+const DIRECTORY_PART_RESTARTS = 8;
+
+function parseDirectoryPart(payload: Uint8Array): { generation: string; names: string[]; complete: boolean } {
+  const fields = parseStringList(payload, 'XS_DIRECTORY_PART');
+  const [generation, ...rest] = fields;
+  if (generation === undefined || !/^[0-9]{1,20}$/.test(generation)) throw new XenstoreProtocolError('XS_DIRECTORY_PART: no generation count');
+  // Names are never empty, so an empty string can only be the end marker, and only last.
+  const complete = rest.at(-1) === '';
+  const names = complete ? rest.slice(0, -1) : rest;
+  if (names.includes('')) throw new XenstoreProtocolError('XS_DIRECTORY_PART: empty child name');
+  return { generation, names, complete };
 }
 
 function checkTxId(txId: number): void {

@@ -98,6 +98,26 @@ describe('frames compared with the real libxenstore (xenstore-utils)', () => {
     expect(theirs.map((r) => r.type)).toEqual([XS.XS_WRITE, XS.XS_READ, XS.XS_TRANSACTION_START, XS.XS_DIRECTORY, XS.XS_TRANSACTION_END]);
   });
 
+  it('lists a directory too long for one payload in XS_DIRECTORY_PART steps as libxenstore does', async () => {
+    const fake = new FakeXenstore();
+    const { path } = await listen(fake);
+    const names = Array.from({ length: 40 }, (_, i) => `vif-${i}`);
+    for (const n of names) fake.write(`/local/domain/0/backend/vif/${n}`, '');
+    fake.directoryLimit = 64;
+    const env = { ...process.env, XENSTORED_PATH: path };
+    const list = await run('xenstore-list', ['/local/domain/0/backend/vif'], { env, timeout: 10_000 });
+    expect(list.stdout.trim().split('\n')).toEqual(names);
+    const theirs = fake.log.splice(0);
+    expect(theirs.filter((r) => r.type === XS.XS_DIRECTORY_PART).length).toBeGreaterThan(3);
+
+    const xs = new XenstoreClient(await connectUnixSocket(path));
+    expect(await xs.transaction((tx) => tx.directory('/local/domain/0/backend/vif'))).toEqual(names);
+    const ours = fake.log.splice(0);
+    xs.close();
+    const strip = (log: typeof theirs) => log.map((r) => ({ type: r.type, inTx: r.txId !== 0, payload: [...r.payload] }));
+    expect(strip(ours)).toEqual(strip(theirs));
+  });
+
   it('reads what libxenstore wrote and is seen by xenstore-watch', async () => {
     const fake = new FakeXenstore();
     const { path } = await listen(fake);

@@ -55,6 +55,13 @@ export class FakeXenstore {
   readonly log: LoggedRequest[] = [];
   /** The next this-many commits answer EAGAIN, as if another writer had intervened. */
   failCommits = 0;
+  /**
+   * XS_DIRECTORY answers E2BIG when the child list is longer than this many bytes (xenstored's
+   * limit is XENSTORE_PAYLOAD_MAX), and XS_DIRECTORY_PART returns at most this many bytes of names.
+   */
+  directoryLimit = 4096;
+  /** Called before each XS_DIRECTORY_PART is answered, so a test can change the node in between. */
+  beforeDirectoryPart: (() => void) | null = null;
 
   /** A client connection; `send` receives the bytes the server writes to it. */
   connect(send: (bytes: Uint8Array) => void, domid = 0): FakeConnection {
@@ -133,7 +140,33 @@ export class FakeXenstore {
         case XS.XS_DIRECTORY: {
           const p = path();
           if (!tree.has(p)) throw new Failure('ENOENT');
-          return { type, payload: enc.encode(children(tree, p).map((c) => `${c}\0`).join('')) };
+          const list = enc.encode(children(tree, p).map((c) => `${c}\0`).join(''));
+          if (list.byteLength > this.directoryLimit) throw new Failure('E2BIG');
+          return { type, payload: list };
+        }
+        case XS.XS_DIRECTORY_PART: {
+          // <path>|<offset>| -> <generation>|<names from byte offset>|*, plus an empty string
+          // once the list is complete.
+          this.beforeDirectoryPart?.();
+          const p = path();
+          if (!tree.has(p) || fields.length !== 2) throw new Failure(tree.has(p) ? 'EINVAL' : 'ENOENT');
+          const names = children(tree, p);
+          let skip = Number(fields[1]);
+          const out: string[] = [];
+          let size = 0;
+          let i = 0;
+          for (; i < names.length; i++) {
+            const n = names[i] ?? '';
+            if (skip > 0) {
+              skip -= n.length + 1;
+              continue;
+            }
+            if (size + n.length + 1 > this.directoryLimit) break;
+            out.push(n);
+            size += n.length + 1;
+          }
+          const end = i === names.length ? '\0' : '';
+          return { type, payload: enc.encode(`${this.generation}\0${out.map((n) => `${n}\0`).join('')}${end}`) };
         }
         case XS.XS_GET_PERMS: {
           const n = tree.get(path());
