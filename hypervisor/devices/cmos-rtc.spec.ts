@@ -106,6 +106,21 @@ describe('LegacyPorts (answered in the vCPU worker)', () => {
     expect(ports.handle(ioExit('in', 0x71, 2))).toBe(false);
   });
 
+  it('counts the ACPI PM timer at 3.579545 MHz from the monotonic clock, 32 bits wide', () => {
+    let ns = 1_000_000_000n; // one second
+    const ports = new LegacyPorts(legacyPortsConfig(), () => at, () => ns);
+    const read = (): number => {
+      const e = ioExit('in', 0x608, 4);
+      expect(ports.handle(e)).toBe(true);
+      return new DataView(e.data.buffer).getUint32(0, true);
+    };
+    expect(read()).toBe(3_579_545);
+    ns += 1_000_000n; // 1 ms later
+    expect(read()).toBe(3_579_545 + 3_579);
+    ns = 1_200_000_000_000n; // 1200 s: past 2^32 ticks, it wraps
+    expect(read()).toBe((1200 * 3_579_545) % 2 ** 32);
+  });
+
   it('is built from structured-cloneable configuration, and refuses anything else', () => {
     const config = structuredClone(legacyPortsConfig());
     expect(createWorkerPortIo(config).handle(ioExit('in', 0xcfe, 2))).toBe(true);

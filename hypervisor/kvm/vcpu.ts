@@ -58,6 +58,7 @@ export interface VcpuStateAccess {
 }
 
 const EINTR = osConstants.errno.EINTR;
+const EAGAIN = osConstants.errno.EAGAIN;
 
 export class Vcpu implements VcpuStateAccess {
   private closed = false;
@@ -200,13 +201,15 @@ export class Vcpu implements VcpuStateAccess {
 
   /**
    * One KVM_RUN, blocking this thread until the guest exits. Returns 'intr' for EINTR (a kick
-   * signal or immediate_exit), 'exit' when kvm_run holds an exit. Any other failure throws.
+   * signal or immediate_exit) and for EAGAIN (an AP that was waiting for INIT/SIPI in the in-kernel
+   * LAPIC got them: KVM returns to let us look, and the next KVM_RUN starts it), 'exit' when
+   * kvm_run holds an exit. Any other failure throws.
    */
   enter(): 'exit' | 'intr' {
     if (this.threadRunner !== null) throw new VcpuStateError(this.id, `run by ${this.threadRunner}`, 'KVM_RUN on this thread');
     const ret = kvmIoctlRaw(this.liveFd(), KVM_IOCTLS.KVM_RUN, 0);
     if (ret >= 0) return 'exit';
-    if (-ret === EINTR) return 'intr';
+    if (-ret === EINTR || -ret === EAGAIN) return 'intr';
     throw new KvmIoctlError('KVM_RUN', -ret, `vcpu ${this.id}`);
   }
 

@@ -3,6 +3,7 @@ import { gpa } from '../memory/guest-memory.ts';
 import {
   ACPI_PM1A_CNT_BLK,
   ACPI_PM1A_EVT_BLK,
+  ACPI_PM_TMR_BLK,
   ACPI_PM1_CNT_SLP_EN,
   ACPI_RESET_PORT,
   ACPI_RESET_VALUE,
@@ -83,6 +84,11 @@ describe('ACPI tables', () => {
     expect(f.getUint32(112, true) & (1 << 20)).toBe(0); // not hardware-reduced: PM1 blocks are used
     expect([f.getUint8(116), f.getUint8(117), Number(f.getBigUint64(120, true)), f.getUint8(128)]).toEqual([1, 8, ACPI_RESET_PORT, ACPI_RESET_VALUE]);
     expect([f.getUint8(172), f.getUint8(173), Number(f.getBigUint64(176, true))]).toEqual([1, 16, ACPI_PM1A_CNT_BLK]);
+    // The PM timer, 32 bits wide (TMR_VAL_EXT), in both the legacy and the extended field.
+    expect([f.getUint32(76, true), f.getUint8(91)]).toEqual([ACPI_PM_TMR_BLK, 4]);
+    expect(f.getUint32(112, true) & (1 << 8)).not.toBe(0);
+    expect([f.getUint8(208), f.getUint8(209), Number(f.getBigUint64(212, true))]).toEqual([1, 32, ACPI_PM_TMR_BLK]);
+    expect(f.getUint16(109, true) & (1 << 5)).toBe(0); // a CMOS RTC is present
     const dsdt = f.getUint32(40, true);
     expect(Number(f.getBigUint64(140, true))).toBe(dsdt);
     expect(r.sig(f.getUint32(36, true))).toBe('FACS');

@@ -11,6 +11,9 @@
 //   ACPI_PM1A_CNT_BLK (2 bytes)  PM1 control: reads must return SCI_EN (ACPI is always on: there
 //                                is no SMI command port to switch it); a write with SLP_EN and
 //                                SLP_TYP == ACPI_S5_SLP_TYP is the guest's poweroff.
+//   ACPI_PM_TMR_BLK   (4 bytes)  the PM timer: a free-running 32-bit count at ACPI_PM_TIMER_HZ.
+//                                Linux calibrates the TSC against it when the PIT is too jittery
+//                                to (always, under nested virtualization); no overflow SCI.
 //   ACPI_RESET_PORT   (1 byte)   writing ACPI_RESET_VALUE is the guest's reboot (FADT RESET_REG;
 //                                0xcf9 is also where Linux's "reboot=pci" writes).
 // decodePm1aControlWrite() and ACPI_RESET_VALUE give the shim the decoding in one place.
@@ -25,6 +28,10 @@ export const ACPI_PM1A_EVT_BLK = 0x600;
 export const ACPI_PM1_EVT_LEN = 4;
 export const ACPI_PM1A_CNT_BLK = 0x604;
 export const ACPI_PM1_CNT_LEN = 2;
+export const ACPI_PM_TMR_BLK = 0x608;
+export const ACPI_PM_TMR_LEN = 4;
+/** The PM timer's fixed rate (ACPI spec: 3.579545 MHz). */
+export const ACPI_PM_TIMER_HZ = 3_579_545;
 export const ACPI_RESET_PORT = 0xcf9;
 export const ACPI_RESET_VALUE = 0x06;
 /** ISA IRQ of the SCI: level-triggered, active high, as on PC chipsets. */
@@ -61,9 +68,9 @@ const FADT_WBINVD = 1 << 0;
 const FADT_C1_SUPPORTED = 1 << 2;
 const FADT_POWER_BUTTON = 1 << 4; // power button is not a fixed feature (we have none)
 const FADT_SLEEP_BUTTON = 1 << 5;
+const FADT_TMR_VAL_EXT = 1 << 8; // the PM timer counts 32 bits, not 24
 const FADT_RESET_REGISTER = 1 << 10;
 const BOOT_ARCH_VGA_NOT_PRESENT = 1 << 2;
-const BOOT_ARCH_CMOS_RTC_NOT_PRESENT = 1 << 5;
 /** C2/C3 latencies above these limits mean "not supported". */
 const C2_NOT_SUPPORTED = 101;
 const C3_NOT_SUPPORTED = 1001;
@@ -250,12 +257,15 @@ function encodeFadt(facs: number, dsdt: number): Uint8Array {
     .u32(48, 0) // SMI_CMD 0: no SMM, the system is always in ACPI mode
     .u32(56, ACPI_PM1A_EVT_BLK)
     .u32(64, ACPI_PM1A_CNT_BLK)
+    .u32(76, ACPI_PM_TMR_BLK)
     .u8(88, ACPI_PM1_EVT_LEN)
     .u8(89, ACPI_PM1_CNT_LEN)
+    .u8(91, ACPI_PM_TMR_LEN)
     .u16(96, C2_NOT_SUPPORTED)
     .u16(98, C3_NOT_SUPPORTED)
-    .u16(109, BOOT_ARCH_VGA_NOT_PRESENT | BOOT_ARCH_CMOS_RTC_NOT_PRESENT) // and no 8042, no legacy devices
-    .u32(112, FADT_WBINVD | FADT_C1_SUPPORTED | FADT_POWER_BUTTON | FADT_SLEEP_BUTTON | FADT_RESET_REGISTER)
+    // A CMOS RTC is there (hypervisor/devices/cmos-rtc.ts); no VGA, no 8042 declared.
+    .u16(109, BOOT_ARCH_VGA_NOT_PRESENT)
+    .u32(112, FADT_WBINVD | FADT_C1_SUPPORTED | FADT_POWER_BUTTON | FADT_SLEEP_BUTTON | FADT_TMR_VAL_EXT | FADT_RESET_REGISTER)
     .gas(116, GAS_SYSTEM_IO, 8, GAS_ACCESS_BYTE, ACPI_RESET_PORT)
     .u8(128, ACPI_RESET_VALUE)
     .u8(131, 0) // FADT minor version
@@ -263,6 +273,7 @@ function encodeFadt(facs: number, dsdt: number): Uint8Array {
     .u64(140, dsdt) // X_DSDT
     .gas(148, GAS_SYSTEM_IO, ACPI_PM1_EVT_LEN * 8, GAS_ACCESS_DWORD, ACPI_PM1A_EVT_BLK)
     .gas(172, GAS_SYSTEM_IO, ACPI_PM1_CNT_LEN * 8, GAS_ACCESS_WORD, ACPI_PM1A_CNT_BLK)
+    .gas(208, GAS_SYSTEM_IO, ACPI_PM_TMR_LEN * 8, GAS_ACCESS_DWORD, ACPI_PM_TMR_BLK)
     .ascii(268, 'xlts\0\0\0\0', 8); // hypervisor vendor identity
   return w.header('FACP', 6);
 }

@@ -20,6 +20,8 @@ import {
   KvmUnavailableError,
   VcpuThread,
   assertShimCapabilities,
+  defaultIrqchipRoutes,
+  type GsiRoute,
   type CpuidEntry as KvmCpuidEntry,
   type KvmSegment,
   type KvmSregs,
@@ -299,6 +301,17 @@ export async function runKernel(req: RunRequest, io: ShimIo, hostCheck?: HostChe
   return runGuest(prepared, io);
 }
 
+/**
+ * KVM's default routing wires GSI n to IOAPIC pin n, but our MADT (like every PC's) says ISA IRQ 0,
+ * the PIT, arrives at IOAPIC pin 2: without this Linux's timer check finds "8254 timer not
+ * connected to IO-APIC" and falls back to ExtINT through the PIC. Pin 2 carries nothing else.
+ */
+export function pcIrqRoutes(): GsiRoute[] {
+  return defaultIrqchipRoutes()
+    .filter((r) => !(r.kind === 'irqchip' && r.irqchip === 'ioapic' && (r.pin === 0 || r.pin === 2)))
+    .concat([{ gsi: 0, kind: 'irqchip', irqchip: 'ioapic', pin: 2 }]);
+}
+
 /** The engine's port counts plus what the workers answered themselves (marked "in worker"). */
 function mergePortCounts(engine: ReadonlyMap<string, number>, threads: readonly VcpuThread[]): Map<string, number> {
   const all = new Map(engine);
@@ -313,6 +326,7 @@ function configureVm(vm: Vm, layout: GuestLayout): void {
   vm.setTssAddr(layout.kvmTss);
   vm.setIdentityMapAddr(BigInt(layout.kvmIdentityMap));
   vm.createIrqchip();
+  vm.setGsiRouting(pcIrqRoutes());
   // The speaker port 0x61 in the kernel too: its bit 5 is PIT channel 2's output, which Linux's
   // TSC calibration polls (without it: "Unable to calibrate against PIT", jiffies as clocksource).
   vm.createPit2({ speakerDummy: true });
