@@ -329,6 +329,11 @@ export class XenstoreEngine {
     session.transactions.delete(txId);
     if (verdict === 'F') return OK;
     if (tx.conflicts()) throw new XenstoreError('EAGAIN', `transaction ${txId} conflicts with a change committed since`);
+    // Each write was checked against the count of its time; transactions committed since may
+    // have used up the room, so the total is checked again now.
+    if (!session.privileged && tx.growthOf(session.domid) > 0 && !withinQuota(tx.ownedBy(session.domid), this.quotas.nodes)) {
+      throw new XenstoreError('ENOSPC', `commit would make domain ${session.domid} own more than ${this.quotas.nodes} nodes`);
+    }
     tx.apply();
     for (const c of tx.changes) this.fire(c);
     return OK;

@@ -29,6 +29,7 @@ describe('quota defaults', () => {
       transactions: 10,
       transactionNodes: 1024,
       outstandingRequests: 20,
+      queuedWatchEvents: 1024,
       permsPerNode: 5,
       payload: 4096,
     });
@@ -70,6 +71,25 @@ describe('nodes per domain (1000, ENOSPC)', () => {
     must(engine, g, 'XS_WRITE', 'a\0', tx);
     must(engine, g, 'XS_WRITE', 'b\0', tx);
     expect(failure(engine, g, 'XS_WRITE', 'c\0', tx)).toBe('ENOSPC');
+  });
+
+  it('is checked again at commit, so parallel transactions cannot add up past it', () => {
+    const { engine, guest, dom0 } = setup({ nodes: 5 });
+    const g = guest(1);
+    must(engine, dom0, 'XS_MKDIR', '/local/domain/1/p\0'); // owned by 1, as its parent is
+    must(engine, dom0, 'XS_MKDIR', '/local/domain/1/q\0');
+    expect(engine.store.ownedBy(1)).toBe(3);
+    const t1 = Number(must(engine, g, 'XS_TRANSACTION_START', '\0').replace('\0', ''));
+    const t2 = Number(must(engine, g, 'XS_TRANSACTION_START', '\0').replace('\0', ''));
+    // Disjoint paths, so no conflict: each alone stays within 5.
+    must(engine, g, 'XS_WRITE', 'p/x\0', t1);
+    must(engine, g, 'XS_WRITE', 'p/x2\0', t1);
+    must(engine, g, 'XS_WRITE', 'q/y\0', t2);
+    must(engine, g, 'XS_WRITE', 'q/y2\0', t2);
+    must(engine, g, 'XS_TRANSACTION_END', 'T\0', t1);
+    expect(failure(engine, g, 'XS_TRANSACTION_END', 'T\0', t2)).toBe('ENOSPC');
+    expect(engine.store.ownedBy(1)).toBe(5);
+    expect(failure(engine, g, 'XS_READ', 'q/y\0')).toBe('ENOENT');
   });
 
   it('does not bind dom0', () => {

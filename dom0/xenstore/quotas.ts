@@ -17,6 +17,11 @@ export interface XenstoreQuotas {
   readonly transactionNodes: number;
   /** Requests read but not yet answered (reply not yet taken by the peer); at it, reading stops. */
   readonly outstandingRequests: number;
+  /**
+   * Watch events queued for a guest that is not reading its ring; further events are dropped
+   * (oxenstored's maxwatchevents), so a guest cannot grow our memory by never reading.
+   */
+  readonly queuedWatchEvents: number;
   /** ACL entries on one node. Over it: ENOSPC. */
   readonly permsPerNode: number;
   /** Payload bytes of one message; the wire maximum, not lowerable per domain. */
@@ -30,6 +35,7 @@ export const XENSTORED_DEFAULT_QUOTAS: XenstoreQuotas = Object.freeze({
   transactions: 10,
   transactionNodes: 1024,
   outstandingRequests: 20,
+  queuedWatchEvents: 1024,
   permsPerNode: 5,
   payload: XENSTORE_LIMITS.XENSTORE_PAYLOAD_MAX,
 });

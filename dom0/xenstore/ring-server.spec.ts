@@ -107,6 +107,23 @@ describe('XenstoreRingServer', () => {
     expect(server.connection.outstandingRequests).toBe(0);
   });
 
+  it('queues at most queuedWatchEvents events for a guest that does not read them', () => {
+    const { guest, server, engine, dom0 } = setup({ queuedWatchEvents: 100 });
+    guest.call(XS.XS_WATCH, 'spam\0t\0');
+    guest.drain();
+    // Each event is 16 + "spam/NNN\0t\0" bytes: the 1024-byte ring holds some, 100 queue, the rest drop.
+    for (let i = 0; i < 400; i++) must(engine, dom0, 'XS_WRITE', `/local/domain/3/spam/${String(i).padStart(3, '0')}\0`);
+    const inRing = guest.drain().length;
+    expect(inRing).toBeGreaterThan(0);
+    expect(server.droppedWatchEvents).toBe(400 - inRing - 100);
+    let later = 0;
+    for (let i = 0; i < 50; i++) {
+      server.kick();
+      later += guest.drain().length;
+    }
+    expect(later).toBe(100);
+  });
+
   it('a req_prod more than a ring ahead latches XENSTORE_ERROR_RINGIDX and stops serving', () => {
     const { guest, server, notifies } = setup();
     guest.call(XS.XS_WATCH, 'x\0t\0');

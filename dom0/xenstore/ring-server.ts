@@ -13,6 +13,7 @@ import { XENSTORE, xenstoreDomainInterface, xenstoreServer, type XenstoreControl
 import { XsConnection } from './connection.ts';
 import type { XenstoreEngine } from './engine.ts';
 import { XenstoreClosedError, XenstoreProtocolError } from './errors.ts';
+import { withinQuota } from './quotas.ts';
 import { XsFrameDecoder } from './wire.ts';
 
 export interface XenstoreRingOptions {
@@ -46,6 +47,8 @@ export class XenstoreRingServer {
   private conn: XsConnection;
   private decoder: XsFrameDecoder;
   private queue: Pending[] = [];
+  private queuedEvents = 0;
+  private dropped = 0;
   private fault: XenstoreRingFault | null = null;
   private inKick = false;
   private closed = false;
@@ -82,6 +85,11 @@ export class XenstoreRingServer {
     let n = 0;
     for (const p of this.queue) n += p.bytes.byteLength - p.sent;
     return n;
+  }
+
+  /** Watch events dropped because the guest let queuedWatchEvents pile up. */
+  get droppedWatchEvents(): number {
+    return this.dropped;
   }
 
   /** The guest signalled us: take a reconnect request, flush output, serve requests. */
@@ -132,6 +140,13 @@ export class XenstoreRingServer {
 
   private send(bytes: Uint8Array, reply: boolean): void {
     if (this.fault || this.closed) return;
+    if (!reply) {
+      if (!withinQuota(this.queuedEvents + 1, this.options.engine.quotas.queuedWatchEvents)) {
+        if (this.dropped++ === 0) this.log(`xenstore: domain ${this.domid} is not reading its ring; dropping watch events`);
+        return;
+      }
+      this.queuedEvents++;
+    }
     this.queue.push({ bytes, sent: 0, reply });
     // Inside kick() the loop flushes and notifies; an event raised by another connection must
     // go out now.
@@ -156,6 +171,7 @@ export class XenstoreRingServer {
       if (head.sent < head.bytes.byteLength) break;
       this.queue.shift();
       if (head.reply) this.conn.replyDelivered();
+      else this.queuedEvents--;
     }
     return moved;
   }
@@ -168,6 +184,7 @@ export class XenstoreRingServer {
     this.fault = { code, reason: e.message };
     this.control.error = code;
     this.queue = [];
+    this.queuedEvents = 0;
     // Its watches and transactions die with the connection; the domain itself stays introduced
     // until it is released, so @releaseDomain still fires for it (XSA-325).
     this.conn.close();
@@ -181,6 +198,7 @@ export class XenstoreRingServer {
   private reconnect(): void {
     this.conn.close();
     this.queue = [];
+    this.queuedEvents = 0;
     for (let i = 0; i < 4; i++) Atomics.store(this.words, i, 0);
     this.requests.resync();
     this.responses.resync();

@@ -60,6 +60,11 @@ export class XsTransaction implements NodeView {
     return this.committed.ownedBy(domid) + (this.ownedDelta.get(domid) ?? 0);
   }
 
+  /** Nodes this transaction adds to (or, negative, removes from) `domid`'s count. */
+  growthOf(domid: number): number {
+    return this.ownedDelta.get(domid) ?? 0;
+  }
+
   /** True when a path we touched changed in the committed tree since. */
   conflicts(): boolean {
     for (const [path, gen] of this.touched) {
