@@ -10,7 +10,7 @@ export type { XsConnectionIdentity, XsSend } from './connection.ts';
 export { startXenstoreSocket } from './socket-server.ts';
 export type { XenstoreSocketOptions, XenstoreSocketServer } from './socket-server.ts';
 export { XenstoreRingServer } from './ring-server.ts';
-export type { XenstoreRingFault, XenstoreRingOptions } from './ring-server.ts';
+export type { XenstoreRingFault, XenstoreRingOptions, XenstoreRingState } from './ring-server.ts';
 export { XenstoreConnectionLostError, XenstoreSocketClient } from './client.ts';
 export { encodeError, encodeFrame, encodeWatchEvent, XsFrameDecoder } from './wire.ts';
 export type { XsFrame } from './wire.ts';

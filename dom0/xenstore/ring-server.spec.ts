@@ -133,6 +133,7 @@ describe('XenstoreRingServer', () => {
     const before = notifies();
     server.kick();
     expect(server.error?.code).toBe(XENSTORE.XENSTORE_ERROR_RINGIDX);
+    expect(server.state.kind).toBe('faulted');
     expect(guest.control.error).toBe(XENSTORE.XENSTORE_ERROR_RINGIDX);
     expect(notifies()).toBe(before + 1);
     expect(server.connection.isClosed).toBe(true);
@@ -187,6 +188,7 @@ describe('XenstoreRingServer', () => {
     expect(guest.control.error).toBe(XENSTORE.XENSTORE_ERROR_NONE);
     expect([...words]).toEqual([0, 0, 0, 0]);
     expect(server.error).toBeNull();
+    expect(server.state.kind).toBe('serving');
     expect(server.connection.watches.size).toBe(0);
     expect(guest.call(XS.XS_GET_DOMAIN_PATH, '3\0')).toBe('/local/domain/3\0');
   });
@@ -194,6 +196,7 @@ describe('XenstoreRingServer', () => {
   it('close() ends the connection; the domain stays introduced until released (XSA-325)', () => {
     const { server, engine } = setup();
     server.close();
+    expect(server.state.kind).toBe('closed');
     expect(server.connection.isClosed).toBe(true);
     expect(engine.isIntroduced(DOMID)).toBe(true);
     expect(() => server.kick()).toThrow();

@@ -33,6 +33,12 @@ export interface XenstoreRingFault {
   readonly reason: string;
 }
 
+/** Where a ring server is: serving, stopped by a fault until the guest reconnects, or closed for good. */
+export type XenstoreRingState =
+  | { readonly kind: 'serving' }
+  | { readonly kind: 'faulted'; readonly fault: XenstoreRingFault }
+  | { readonly kind: 'closed' };
+
 interface Pending {
   readonly bytes: Uint8Array;
   sent: number;
@@ -49,9 +55,8 @@ export class XenstoreRingServer {
   private queue: Pending[] = [];
   private queuedEvents = 0;
   private dropped = 0;
-  private fault: XenstoreRingFault | null = null;
+  private current: XenstoreRingState = { kind: 'serving' };
   private inKick = false;
-  private closed = false;
   private readonly log: (line: string) => void;
 
   constructor(private readonly options: XenstoreRingOptions) {
@@ -71,9 +76,13 @@ export class XenstoreRingServer {
     return this.options.domid;
   }
 
+  get state(): XenstoreRingState {
+    return this.current;
+  }
+
   /** The latched fault, or null while the ring is healthy. */
   get error(): XenstoreRingFault | null {
-    return this.fault;
+    return this.current.kind === 'faulted' ? this.current.fault : null;
   }
 
   get connection(): XsConnection {
@@ -94,12 +103,13 @@ export class XenstoreRingServer {
 
   /** The guest signalled us: take a reconnect request, flush output, serve requests. */
   kick(): void {
-    if (this.closed) throw new XenstoreClosedError(`ring of domain ${this.domid} is closed`);
+    if (this.current.kind === 'closed') throw new XenstoreClosedError(`ring of domain ${this.domid} is closed`);
     if (this.control.connection === XENSTORE.XENSTORE_RECONNECT) {
       this.reconnect();
       return;
     }
-    if (this.fault) return;
+    // A faulted ring stays silent until the guest asks to reconnect.
+    if (this.current.kind === 'faulted') return;
     this.inKick = true;
     let moved = false;
     try {
@@ -124,8 +134,8 @@ export class XenstoreRingServer {
 
   /** Stops serving; the owner calls this when the domain is released or dies. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.current.kind === 'closed') return;
+    this.current = { kind: 'closed' };
     this.queue = [];
     this.conn.close();
   }
@@ -139,7 +149,7 @@ export class XenstoreRingServer {
   }
 
   private send(bytes: Uint8Array, reply: boolean): void {
-    if (this.fault || this.closed) return;
+    if (this.current.kind !== 'serving') return;
     if (!reply) {
       if (!withinQuota(this.queuedEvents + 1, this.options.engine.quotas.queuedWatchEvents)) {
         if (this.dropped++ === 0) this.log(`xenstore: domain ${this.domid} is not reading its ring; dropping watch events`);
@@ -181,7 +191,7 @@ export class XenstoreRingServer {
     if (e instanceof ByteRingOverflowError) code = XENSTORE.XENSTORE_ERROR_RINGIDX;
     else if (e instanceof XenstoreProtocolError) code = XENSTORE.XENSTORE_ERROR_PROTO;
     else throw e;
-    this.fault = { code, reason: e.message };
+    this.current = { kind: 'faulted', fault: { code, reason: e.message } };
     this.control.error = code;
     this.queue = [];
     this.queuedEvents = 0;
@@ -202,7 +212,7 @@ export class XenstoreRingServer {
     for (let i = 0; i < 4; i++) Atomics.store(this.words, i, 0);
     this.requests.resync();
     this.responses.resync();
-    this.fault = null;
+    this.current = { kind: 'serving' };
     this.control.error = XENSTORE.XENSTORE_ERROR_NONE;
     this.conn = this.newConnection();
     this.decoder = this.newDecoder();
