@@ -1,5 +1,6 @@
 // Manual entry point: `npx tsx dom0/xenstore/serve.ts --socket <path>` runs a store on a socket
 // until SIGINT/SIGTERM; point Debian's xenstore-* tools at it with XENSTORED_PATH=<path>.
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { XenstoreEngine } from './engine.ts';
 import { startXenstoreSocket } from './socket-server.ts';
@@ -20,6 +21,6 @@ export async function main(argv: string[]): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   void main(process.argv.slice(2));
 }

@@ -4,7 +4,6 @@
 import { XENSTORE, xenstoreClient, xenstoreDomainInterface } from '../../../ring-buffer/xenstore-interface.ts';
 import { XS } from '../../../ring-buffer/xs-wire.ts';
 import { latin1, latin1Bytes } from '../payload.ts';
-import type { XenstoreRingServer } from '../ring-server.ts';
 import { encodeFrame, XsFrameDecoder, type XsFrame } from '../wire.ts';
 
 /** A zeroed page laid out as xenstore_domain_interface, in a SharedArrayBuffer like real shared memory. */
@@ -25,10 +24,6 @@ export class RingGuest {
     private readonly signal: () => void,
   ) {
     this.ends = xenstoreClient(page);
-  }
-
-  static connectedTo(server: () => XenstoreRingServer, page: Uint8Array): RingGuest {
-    return new RingGuest(page, () => server().kick());
   }
 
   get control() {
