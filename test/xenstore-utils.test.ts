@@ -65,6 +65,12 @@ describe.skipIf(!TOOLS)('Debian xenstore-utils against our socket', () => {
     expect(await fails('xenstore-exists', '/li/z')).toBe(1);
   });
 
+  it('a directory too long for one reply: libxenstore falls back from E2BIG to DIRECTORY_PART', async () => {
+    const names = Array.from({ length: 300 }, (_, i) => `child-with-a-longish-name-${i}`);
+    await xs('xenstore-write', ...names.flatMap((n, i) => [`/big/${n}`, String(i)]));
+    expect(await xs('xenstore-list', '/big')).toBe(names.map((n) => `${n}\n`).join(''));
+  });
+
   it('xenstore-chmod sets permissions that xenstore-ls -p reads back', async () => {
     await xs('xenstore-write', '/perm/node', 'v');
     await xs('xenstore-chmod', '/perm/node', 'n0', 'r5', 'b7');
