@@ -48,23 +48,46 @@ describe('RELEASE', () => {
     expect(g.transactions.size).toBe(0);
   });
 
-  it('a reused domid inherits no ownership or ACL entries', () => {
+  it('removes nodes the domain owned outside its home, with their subtrees (XSA-419)', () => {
     const { engine, dom0, guest } = setup();
-    const old = guest(5);
-    // Things the old domain-5 had outside its home: a node it owned, and a grant on dom0's node.
+    const g = guest(5);
     must(engine, dom0, 'XS_MKDIR', '/vm\0');
     must(engine, dom0, 'XS_SET_PERMS', '/vm\0n0\0b5\0');
-    must(engine, old, 'XS_WRITE', '/vm/owned-by-5\0x');
+    must(engine, g, 'XS_WRITE', '/vm/owned-by-5/below\0x');
+    must(engine, dom0, 'XS_WRITE', '/vm/owned-by-5/dom0-wrote-this\0y'); // keeps owner 5
+    must(engine, dom0, 'XS_WATCH', '/vm\0vm\0');
+    dom0.take();
+    must(engine, dom0, 'XS_RELEASE', '5\0');
+    expect(failure(engine, dom0, 'XS_READ', '/vm/owned-by-5\0')).toBe('ENOENT');
+    expect(must(engine, dom0, 'XS_DIRECTORY', '/vm\0')).toBe('');
+    expect(dom0.take()).toContainEqual(['/vm/owned-by-5', 'vm']);
+    expect(engine.store.ownedBy(5)).toBe(0);
+    expect(engine.store.check()).toEqual([]);
+  });
+
+  it('a reused domid inherits no ACL entries', () => {
+    const { engine, dom0, guest } = setup();
+    guest(5);
+    must(engine, dom0, 'XS_MKDIR', '/vm\0');
+    must(engine, dom0, 'XS_SET_PERMS', '/vm\0n0\0b5\0');
     must(engine, dom0, 'XS_WRITE', '/backend\0');
     must(engine, dom0, 'XS_SET_PERMS', '/backend\0n0\0r5\0');
     must(engine, dom0, 'XS_RELEASE', '5\0');
-    expect(must(engine, dom0, 'XS_GET_PERMS', '/vm/owned-by-5\0')).toBe('n0\0');
+    expect(must(engine, dom0, 'XS_GET_PERMS', '/vm\0')).toBe('n0\0');
     expect(must(engine, dom0, 'XS_GET_PERMS', '/backend\0')).toBe('n0\0');
     const reborn = guest(5);
     expect(failure(engine, reborn, 'XS_READ', '/backend\0')).toBe('EACCES');
-    expect(failure(engine, reborn, 'XS_READ', '/vm/owned-by-5\0')).toBe('EACCES');
     expect(failure(engine, reborn, 'XS_WRITE', '/vm/new\0')).toBe('EACCES');
     expect(must(engine, reborn, 'XS_DIRECTORY', '/local/domain/5\0')).toBe('');
+    expect(engine.store.check()).toEqual([]);
+  });
+
+  it('a root owned by the released domain passes to dom0 rather than going', () => {
+    const { engine, dom0, guest } = setup();
+    guest(5);
+    must(engine, dom0, 'XS_SET_PERMS', '/\0n5\0');
+    must(engine, dom0, 'XS_RELEASE', '5\0');
+    expect(must(engine, dom0, 'XS_GET_PERMS', '/\0')).toBe('n0\0');
     expect(engine.store.check()).toEqual([]);
   });
 

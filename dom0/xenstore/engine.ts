@@ -17,10 +17,10 @@ import {
   type NodeOpContext,
 } from './node-ops.ts';
 import { args, decimal, latin1Bytes, nulStrings, oneArg, pathAndValue } from './payload.ts';
-import { canonicalize, domainPath, XS_SPECIAL_INTRODUCE, XS_SPECIAL_PATHS, XS_SPECIAL_RELEASE, type XsSpecialPath } from './paths.ts';
+import { baseName, canonicalize, domainPath, parentOf, XS_SPECIAL_INTRODUCE, XS_SPECIAL_PATHS, XS_SPECIAL_RELEASE, type XsSpecialPath } from './paths.ts';
 import { accessFor, formatPerm, parsePerm, type XsCaller, type XsPerm } from './perms.ts';
 import { resolveQuotas, withinQuota, type XenstoreQuotas } from './quotas.ts';
-import { NodeStore, type NodeView } from './store.ts';
+import { NodeStore, ownerOf, type NodeView } from './store.ts';
 import { XsTransaction, type XsChange } from './transaction.ts';
 import { eventPath, type XsWatchList } from './watches.ts';
 
@@ -355,25 +355,31 @@ export class XenstoreEngine {
   }
 
   /**
-   * Forgets a domain: its /local/domain/<domid> tree goes, nodes elsewhere that it owned pass to
-   * dom0, ACL entries naming it are dropped, its sessions lose watches and transactions, and
-   * @releaseDomain fires. A later domain reusing the domid inherits nothing (XSA-322/419).
+   * Forgets a domain: its /local/domain/<domid> tree goes, and so does every node it owned
+   * elsewhere, with its subtree (XSA-419: otherwise a rebooting guest could pile up nodes outside
+   * its quota); ACL entries naming it are dropped, its sessions lose watches and transactions,
+   * and @releaseDomain fires. A later domain reusing the domid inherits nothing (XSA-322).
    */
   releaseDomain(domid: number): void {
     if (!this.domains.has(domid)) throw new XenstoreError('ENOENT', `domain ${domid} is not introduced`);
     this.domains.delete(domid);
     this.targets.delete(domid);
     for (const [d, t] of this.targets) if (t === domid) this.targets.delete(d);
-    const home = domainPath(domid);
-    const homeNode = this.store.get(home);
-    if (homeNode) {
-      removeSubtree(this.store, home);
-      const parentPath = '/local/domain';
+    const doomed = [domainPath(domid)];
+    for (const path of this.store.paths()) if (path !== '/' && ownerOf(this.store.get(path)!) === domid) doomed.push(path);
+    // Shortest first: a subtree removed whole takes its owned descendants with it.
+    doomed.sort((a, b) => a.length - b.length);
+    for (const path of doomed) {
+      const node = this.store.get(path);
+      if (!node) continue;
+      removeSubtree(this.store, path);
+      const parentPath = parentOf(path);
       const parent = this.store.get(parentPath);
-      const name = String(domid);
+      const name = baseName(path);
       if (parent) this.store.put(parentPath, { ...parent, children: parent.children.filter((c) => c !== name) });
-      this.fire({ path: home, recursive: true, perms: homeNode.perms });
+      this.fire({ path, recursive: true, perms: node.perms });
     }
+    // What is left can only name the domain in ACL entries (or own the root, which stays).
     for (const path of [...this.store.paths()]) {
       const node = this.store.get(path)!;
       if (!node.perms.some((p) => p.domid === domid)) continue;
