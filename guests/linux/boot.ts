@@ -25,6 +25,8 @@ export interface LinuxGuestBootOptions {
   readonly commands: string;
   readonly cmdline?: string;
   readonly memoryMiB?: number;
+  /** `xlts run --vcpus` (default 1). */
+  readonly vcpus?: number;
   /** `xlts run --timeout`, in seconds of guest life. */
   readonly guestTimeoutSec?: number;
   /** The guest's console as it arrives (it is also collected). */
@@ -121,6 +123,8 @@ export async function bootLinuxGuest(options: LinuxGuestBootOptions): Promise<Li
     options.cmdline ?? DEFAULT_GUEST_CMDLINE,
     '--memory',
     String(options.memoryMiB ?? 256),
+    '--vcpus',
+    String(options.vcpus ?? 1),
     '--timeout',
     String(options.guestTimeoutSec ?? 300),
   ];

@@ -44,11 +44,15 @@ import { LinuxNeedsLabError, ShimError, ShimInputError } from './errors.ts';
 import { type GuestFate, XLTS_RUN_EXIT, exitStatusForFate } from './exit-status.ts';
 import { patchLinuxHypercallInstructions } from './linux-hypercall-fixup.ts';
 import { InjectionTracker, KvmEngine, VcpuParking, kvmUpcallInjector } from './kvm-engine.ts';
+import { KvmGrantFrames } from './grant-frames.ts';
+import { DEFAULT_MAX_GRANT_FRAMES } from '../xen/grant-table.ts';
 import { detectKvmHost, type KvmHostInfo } from '../../lab/kvm-host.ts';
 import { LEGACY_PORTS_MODULE, legacyPortsConfig } from '../devices/legacy-ports.ts';
 
 export const DEFAULT_MEMORY_MIB = 256;
 export const MAX_VCPUS = 64;
+/** One KVM memory slot per grant frame: stay far below KVM's 509 user slots. */
+export const MAX_GRANT_FRAMES_LIMIT = 256;
 /** Our DomU's id as the guest sees it (DOMID_SELF resolves to it); xltsd will allocate them. */
 export const SHIM_DOMID = 1;
 
@@ -60,6 +64,8 @@ export interface RunRequest {
   readonly vcpus?: number;
   /** Stop the guest after this long (fate 'timeout'); none by default. */
   readonly timeoutMs?: number;
+  /** Grant-table frames the guest may set up (xl's max_grant_frames; default 64). */
+  readonly maxGrantFrames?: number;
 }
 
 export interface PreparedGuest {
@@ -71,6 +77,7 @@ export interface PreparedGuest {
   readonly cmdline: string;
   readonly vcpus: number;
   readonly timeoutMs: number | null;
+  readonly maxGrantFrames: number;
   readonly host: KvmHostInfo;
 }
 
@@ -91,6 +98,10 @@ export async function prepareGuest(req: RunRequest, hostCheck: HostCheck = detec
   const vcpus = req.vcpus ?? 1;
   if (!Number.isSafeInteger(vcpus) || vcpus < 1 || vcpus > MAX_VCPUS) throw new ShimInputError(`--vcpus ${vcpus}: must be from 1 to ${MAX_VCPUS}`);
   if (req.timeoutMs !== undefined && !(req.timeoutMs > 0)) throw new ShimInputError(`timeout ${req.timeoutMs} ms: must be positive`);
+  const maxGrantFrames = req.maxGrantFrames ?? DEFAULT_MAX_GRANT_FRAMES;
+  if (!Number.isSafeInteger(maxGrantFrames) || maxGrantFrames < 1 || maxGrantFrames > MAX_GRANT_FRAMES_LIMIT) {
+    throw new ShimInputError(`max_grant_frames ${maxGrantFrames}: must be from 1 to ${MAX_GRANT_FRAMES_LIMIT}`);
+  }
 
   await mustBeFile(req.kernelPath, 'kernel');
   let kernel: PvhKernel;
@@ -133,7 +144,7 @@ export async function prepareGuest(req: RunRequest, hostCheck: HostCheck = detec
         `Run it in the KVM lab instead: ${argv.join(' ')} ... (same options)`,
     );
   }
-  return { kernel, format, isLinux, layout, initrd, cmdline: req.cmdline ?? '', vcpus, timeoutMs: req.timeoutMs ?? null, host };
+  return { kernel, format, isLinux, layout, initrd, cmdline: req.cmdline ?? '', vcpus, timeoutMs: req.timeoutMs ?? null, maxGrantFrames, host };
 }
 
 async function mustBeFile(file: string, what: string): Promise<void> {
@@ -199,7 +210,9 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
     const vm = kvm.createVm();
     cleanups.push(() => vm.close());
     configureVm(vm, p.layout);
-    vm.mapGuestMemory(memory);
+    const ramSlots = vm.mapGuestMemory(memory);
+    const grantFrames = new KvmGrantFrames(vm, p.layout, p.maxGrantFrames, ramSlots.length);
+    cleanups.push(() => grantFrames.close());
 
     const acpi = buildAcpiTables({ base: p.layout.acpiTables.base, size: p.layout.acpiTables.size, vcpus: p.vcpus });
     const loaded = loadPvhGuest({
@@ -233,6 +246,7 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
       log,
       memoryMap: p.layout.memmap.map((e) => ({ addr: BigInt(e.addr), size: BigInt(e.size), type: e.type })),
       maxPages: Math.floor(p.layout.memorySize / PAGE_SIZE),
+      grantFrames,
     });
     const pvConsole = new PvConsole(domain, { pfn: p.layout.consoleRing / PAGE_SIZE, output: (bytes) => io.output(bytes.slice()) });
     engine = new KvmEngine({ domain, memory, parking, injections, debugOutput: io.output, onFate: setFate });

@@ -16,6 +16,7 @@ import { EventChannelTable } from './event-channels.ts';
 import { EventDelivery, type UpcallInjector } from './event-delivery.ts';
 import type { CpuContext } from './guest-access.ts';
 import { grantTableOp } from './grant-table-op.ts';
+import { GrantTable, type GrantFrameBacking } from './grant-table.ts';
 import type { HypercallArgs, HypercallOutcome } from './hypercall.ts';
 import { HvmParams } from './hvm-params.ts';
 import { hvmOp } from './hvm-op.ts';
@@ -45,8 +46,8 @@ export interface XenDomainConfig {
   readonly memoryMap?: readonly E820Entry[];
   /** XENMEM_maximum_reservation in pages. */
   readonly maxPages?: number;
-  /** Grant-table frame counts reported by GNTTABOP_query_size. */
-  readonly grantFrames?: { readonly nr?: number; readonly max?: number };
+  /** Where the grant-table frames live (the engine's); without one the domain has no grants. */
+  readonly grantFrames?: GrantFrameBacking;
 }
 
 export class XenDomain {
@@ -57,6 +58,7 @@ export class XenDomain {
   readonly delivery: EventDelivery;
   readonly evtchn: EventChannelTable;
   readonly hvmParams = new HvmParams();
+  readonly grantTable: GrantTable;
   readonly dispatcher: HypercallDispatcher;
 
   constructor(config: XenDomainConfig) {
@@ -72,6 +74,7 @@ export class XenDomain {
       delivery: this.delivery,
       ...(config.maxEventChannels === undefined ? {} : { maxPorts: config.maxEventChannels }),
     });
+    this.grantTable = new GrantTable(config.grantFrames ?? null);
     this.dispatcher = new HypercallDispatcher({
       memory: config.memory,
       log: this.log,
@@ -82,6 +85,7 @@ export class XenDomain {
           domid: config.domid,
           memory: config.memory,
           delivery: this.delivery,
+          grantTable: this.grantTable,
           ...(config.memoryMap === undefined ? {} : { memoryMap: config.memoryMap }),
           ...(config.maxPages === undefined ? {} : { maxPages: config.maxPages }),
         }),
@@ -90,11 +94,7 @@ export class XenDomain {
         schedOp({ evtchn: this.evtchn, events: config.events }),
         consoleIo(config.console, this.log),
         eventChannelOp(this.evtchn),
-        grantTableOp({
-          domid: config.domid,
-          ...(config.grantFrames?.nr === undefined ? {} : { nrFrames: config.grantFrames.nr }),
-          ...(config.grantFrames?.max === undefined ? {} : { maxFrames: config.grantFrames.max }),
-        }),
+        grantTableOp({ domid: config.domid, table: this.grantTable }),
       ],
     });
   }

@@ -8,7 +8,7 @@ const ARG = 0x3000;
 
 describe('grant_table_op', () => {
   it('reports the frame counts for ourselves and bad_domain in status for others', () => {
-    const t = testDomain({ grantFrames: { nr: 1, max: 4 } });
+    const t = testDomain({ grantFrames: { maxFrames: 4, place: () => undefined } });
     t.put(gnttab_query_size, ARG, { dom: DOMID_SELF, nr_frames: 0, max_nr_frames: 0, status: 0 });
     expect(t.call(__HYPERVISOR_grant_table_op, GNTTABOP_query_size, ARG, 1).result).toBe(0);
     expect(t.get(gnttab_query_size, ARG)).toEqual({ dom: DOMID_SELF, nr_frames: 1, max_nr_frames: 4, status: GNTST_okay });

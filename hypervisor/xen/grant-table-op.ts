@@ -1,8 +1,7 @@
-// __HYPERVISOR_grant_table_op(cmd, uop, count): for now only what Linux asks while it sets up
-// grants, answered truthfully: grant table v1, its frame counts, and -ENOSYS for the operations
-// that need real grant tables (mapping, copying, setup_table; XENMAPSPACE_grant_table in
-// memory_op). On those failures Linux leaves grants disabled instead of crashing; the grant-table
-// step of the build order replaces this module's stubs.
+// __HYPERVISOR_grant_table_op(cmd, uop, count), as a DomU issues it: grant table v1 and its frame
+// counts (the frames themselves are placed through memory_op, grant-table.ts). Dom0's operations
+// (map, unmap, copy) are not a DomU's to call here; setup_table is for PV guests, which PVH
+// Linux does not use (auto-translated); both get -ENOSYS.
 import {
   DOMID_SELF,
   GNTST_bad_domain,
@@ -19,14 +18,12 @@ import {
 } from './abi.ts';
 import { InvalidArgumentError, NoSuchDomainError, NotSupportedError } from './errors.ts';
 import { u32Arg, unknownSubOp, type HypercallCall, type HypercallFamily } from './hypercall.ts';
+import type { GrantTable } from './grant-table.ts';
 import { gnttab_get_version, gnttab_query_size, gnttab_set_version } from './wire.ts';
 
 export interface GrantTableOpOptions {
   readonly domid: number;
-  /** Frames the table has now (Xen starts with 1 and grows on demand). */
-  readonly nrFrames?: number;
-  /** Xen's gnttab_max_frames; Xen's default is 64, Linux assumes 4 if query_size fails. */
-  readonly maxFrames?: number;
+  readonly table: GrantTable;
 }
 
 const NAMES: ReadonlyMap<number, string> = new Map([
@@ -41,8 +38,7 @@ const NAMES: ReadonlyMap<number, string> = new Map([
 const GNTTAB_VERSION = 1;
 
 export function grantTableOp(options: GrantTableOpOptions): HypercallFamily {
-  const nrFrames = options.nrFrames ?? 1;
-  const maxFrames = options.maxFrames ?? 64;
+  const { table } = options;
   const isSelf = (dom: number): boolean => dom === DOMID_SELF || dom === options.domid;
 
   /** query_size, set_version and get_version take exactly one struct (Xen: count != 1 is -EINVAL). */
@@ -63,7 +59,7 @@ export function grantTableOp(options: GrantTableOpOptions): HypercallFamily {
           const q = guest.read(gnttab_query_size, uop);
           // Errors about the domain travel in `status`; the hypercall itself succeeds.
           if (!isSelf(q.dom)) guest.write(gnttab_query_size, uop, { ...q, nr_frames: 0, max_nr_frames: 0, status: GNTST_bad_domain });
-          else guest.write(gnttab_query_size, uop, { ...q, nr_frames: nrFrames, max_nr_frames: maxFrames, status: GNTST_okay });
+          else guest.write(gnttab_query_size, uop, { ...q, nr_frames: table.nrFrames, max_nr_frames: table.maxFrames, status: GNTST_okay });
           return 0;
         }
         case GNTTABOP_set_version: {

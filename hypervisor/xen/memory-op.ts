@@ -1,8 +1,7 @@
 // __HYPERVISOR_memory_op(cmd, arg): the guest's physical memory map as Xen sees it.
 //
 // Linux PVH needs XENMEM_add_to_physmap for shared_info (it BUG()s if that fails) and, for grant
-// frames, XENMAPSPACE_grant_table (not yet: grant tables are a later step, and until then the
-// guest is told -ENOSYS, on which Linux disables grants rather than crashing). XENMEM_memory_map
+// frames, XENMAPSPACE_grant_table (grant-table.ts places them where the guest asks). XENMEM_memory_map
 // is only asked for when start_info has no memory map; the reservation queries serve the balloon
 // driver.
 import { PAGE_SIZE, type GuestMemory } from '../memory/guest-memory.ts';
@@ -23,6 +22,7 @@ import {
 } from './abi.ts';
 import { InvalidArgumentError, NoSuchDomainError, NotImplementedError, NotPermittedError, NotSupportedError } from './errors.ts';
 import type { EventDelivery } from './event-delivery.ts';
+import type { GrantTable } from './grant-table.ts';
 import { u32Arg, unknownSubOp, type HypercallCall, type HypercallFamily } from './hypercall.ts';
 import { e820entry, xen_add_to_physmap, xen_memory_domain, xen_memory_map } from './wire.ts';
 
@@ -37,6 +37,7 @@ export interface MemoryOpOptions {
   readonly domid: number;
   readonly memory: GuestMemory;
   readonly delivery: EventDelivery;
+  readonly grantTable: GrantTable;
   /** The guest's E820 map, if XENMEM_memory_map should answer (the PVH loader's memmap). */
   readonly memoryMap?: readonly E820Entry[];
   /** XENMEM_maximum_reservation in pages; defaults to the current RAM size. */
@@ -58,9 +59,12 @@ export function memoryOp(options: MemoryOpOptions): HypercallFamily {
         if (xatp.idx !== 0n) throw new InvalidArgumentError(`shared_info has no frame ${xatp.idx}`);
         delivery.mapSharedInfo(xatp.gpfn);
         return 0;
-      case XENMAPSPACE_grant_table:
-        // Honest gap until grant tables exist: -ENOSYS, logged once by the dispatcher.
-        throw new NotImplementedError('memory_op(XENMEM_add_to_physmap, XENMAPSPACE_grant_table)', false);
+      case XENMAPSPACE_grant_table: {
+        const gpfn = Number(xatp.gpfn);
+        if (xatp.idx > 0xffff_ffffn || !Number.isSafeInteger(gpfn)) throw new InvalidArgumentError(`grant frame ${xatp.idx} at gpfn ${xatp.gpfn}`);
+        options.grantTable.addToPhysmap(Number(xatp.idx), gpfn);
+        return 0;
+      }
       case XENMAPSPACE_gmfn:
       case XENMAPSPACE_gmfn_range:
         throw new NotSupportedError(`XENMAPSPACE ${xatp.space} (moving RAM frames) is not offered`);
