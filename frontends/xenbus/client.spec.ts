@@ -296,6 +296,36 @@ describe('XenstoreClient transactions', () => {
     expect(fake.read('/counter')).toBe('11');
   });
 
+  it('transaction() also reruns the body when an op inside it answers EAGAIN', async () => {
+    const { xs, server, requests } = scripted();
+    let runs = 0;
+    const done = xs.transaction(async (tx) => {
+      runs++;
+      return tx.read('/x');
+    });
+    const answer = async (type: number, payload: string): Promise<void> => {
+      await settle();
+      const r = requests.at(-1);
+      server.send(frame(type, r?.reqId ?? 0, r?.txId ?? 0, payload));
+    };
+    await answer(XS.XS_TRANSACTION_START, '1\0');
+    await answer(XS.XS_ERROR, 'EAGAIN\0');
+    await answer(XS.XS_TRANSACTION_END, 'OK\0');
+    await answer(XS.XS_TRANSACTION_START, '2\0');
+    await answer(XS.XS_READ, 'v');
+    await answer(XS.XS_TRANSACTION_END, 'OK\0');
+    expect(await done).toBe('v');
+    expect(runs).toBe(2);
+    expect(requests.map((r) => [r.type, r.txId, r.fields])).toEqual([
+      [XS.XS_TRANSACTION_START, 0, ['']],
+      [XS.XS_READ, 1, ['/x']],
+      [XS.XS_TRANSACTION_END, 1, ['F']],
+      [XS.XS_TRANSACTION_START, 0, ['']],
+      [XS.XS_READ, 2, ['/x']],
+      [XS.XS_TRANSACTION_END, 2, ['T']],
+    ]);
+  });
+
   it('transaction() gives up after transactionAttempts with XenstoreTransactionConflictError', async () => {
     const { xs, fake } = withFake({}, { transactionAttempts: 3 });
     fake.failCommits = 5;
@@ -397,7 +427,8 @@ describe('XenstoreClient request bookkeeping', () => {
   });
 });
 
-describe('XenstoreClient against a misbehaving server (fatal)', () => {
+// A client that misses a fatal error leaves promises pending forever: fail in seconds, not at the 60 s default.
+describe('XenstoreClient against a misbehaving server (fatal)', { timeout: 5_000 }, () => {
   /** Three requests outstanding, `send` misbehaves; all but the `answered` first ones must fail alike. */
   async function expectFatal(send: (server: ServerEnd, requests: { type: number; reqId: number }[]) => void, message: RegExp, answered = 0): Promise<void> {
     const { xs, server, requests } = scripted();

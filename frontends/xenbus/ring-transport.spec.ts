@@ -102,7 +102,8 @@ describe('XenstoreRingTransport with the fake xenstore behind the page', () => {
   });
 });
 
-describe('XenstoreRingTransport against a server lying about indices (fatal)', () => {
+// A client that misses a fatal error leaves promises pending forever: fail in seconds, not at the 60 s default.
+describe('XenstoreRingTransport against a server lying about indices (fatal)', { timeout: 5_000 }, () => {
   it('rsp_prod claiming more than the ring holds rejects everything with XenstoreRingIndexError', async () => {
     const { xs, server, page, transport, kicks } = ringSetup();
     await xs.write('/a', '1');
