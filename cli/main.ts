@@ -7,6 +7,11 @@ import { registerGuest } from './commands/guest.ts';
 import { registerLab } from './commands/lab.ts';
 import { registerKvmInfo } from './commands/kvm-info.ts';
 import { registerRun } from './commands/run.ts';
+import { registerShimChild } from './commands/shim-child.ts';
+import { registerDaemon } from './commands/daemon.ts';
+import { registerDomainCommands } from './commands/domains.ts';
+import { registerConsole } from './commands/console.ts';
+import { registerXenstoreCommands } from './commands/xenstore.ts';
 
 export function buildProgram(): Command {
   const program = new Command('xlts')
@@ -20,6 +25,11 @@ export function buildProgram(): Command {
   registerLab(program);
   registerKvmInfo(program);
   registerRun(program);
+  registerShimChild(program);
+  registerDaemon(program);
+  registerDomainCommands(program);
+  registerConsole(program);
+  registerXenstoreCommands(program);
   return program;
 }
 

@@ -45,6 +45,8 @@ import { type GuestFate, XLTS_RUN_EXIT, exitStatusForFate } from './exit-status.
 import { patchLinuxHypercallInstructions } from './linux-hypercall-fixup.ts';
 import { InjectionTracker, KvmEngine, VcpuParking, kvmUpcallInjector } from './kvm-engine.ts';
 import { KvmGrantFrames } from './grant-frames.ts';
+import { ToolstackRings } from './toolstack-rings.ts';
+import type { BuiltDomain } from './dom0-link.ts';
 import { DEFAULT_MAX_GRANT_FRAMES } from '../xen/grant-table.ts';
 import { detectKvmHost, type KvmHostInfo } from '../../lab/kvm-host.ts';
 import { LEGACY_PORTS_MODULE, legacyPortsConfig } from '../devices/legacy-ports.ts';
@@ -158,6 +160,28 @@ async function mustBeFile(file: string, what: string): Promise<void> {
   if (st.size === 0) throw new ShimInputError(`${what} ${file}: empty file`);
 }
 
+/**
+ * The shim as xltsd's child (dom0-link.ts): guest RAM in a named file xltsd maps, the store and
+ * console rings left to xltsd (toolstack-rings.ts), vCPUs held until xltsd says go, and pause,
+ * unpause and event notifications from it.
+ */
+export interface Dom0Attachment {
+  readonly ramPath: string;
+  /** The domain is built and no vCPU has run; resolve to let them run. */
+  built(info: BuiltDomain): Promise<void>;
+  /** The guest notified one of Dom0's ports. */
+  kick(port: number): void;
+  /** The shim's handlers for what xltsd asks after start. */
+  attach(handlers: Dom0Handlers): void;
+}
+
+export interface Dom0Handlers {
+  raise(port: number): void;
+  pause(): Promise<void>;
+  unpause(): void;
+  destroy(): void;
+}
+
 export interface ShimIo {
   /** The guest's console output (console_io, the PV console ring, the 0xe9 debug port). */
   readonly output: (bytes: Uint8Array) => void;
@@ -165,6 +189,8 @@ export interface ShimIo {
   readonly input?: NodeJS.ReadableStream;
   /** Guest-provoked warnings (rate-limited); default stderr. */
   readonly log?: HypervisorLog;
+  /** Run under xltsd instead of in the foreground with a local console. */
+  readonly dom0?: Dom0Attachment;
 }
 
 export interface GuestRunResult {
@@ -203,7 +229,7 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
       throw err;
     }
     cleanups.push(() => kvm.close());
-    const file = SharedMemoryFile.anonymous('xlts-guest-ram', p.layout.memorySize);
+    const file = io.dom0 ? SharedMemoryFile.create(io.dom0.ramPath, p.layout.memorySize) : SharedMemoryFile.anonymous('xlts-guest-ram', p.layout.memorySize);
     cleanups.push(() => file.close());
     const memory = new FileGuestMemory(file, p.layout.memoryRegions);
 
@@ -248,7 +274,11 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
       maxPages: Math.floor(p.layout.memorySize / PAGE_SIZE),
       grantFrames,
     });
-    const pvConsole = new PvConsole(domain, { pfn: p.layout.consoleRing / PAGE_SIZE, output: (bytes) => io.output(bytes.slice()) });
+    // In the foreground the shim serves the console itself; under xltsd both rings are xltsd's.
+    const dom0 = io.dom0;
+    const pvConsole = dom0 ? null : new PvConsole(domain, { pfn: p.layout.consoleRing / PAGE_SIZE, output: (bytes) => io.output(bytes.slice()) });
+    const rings = dom0 ? new ToolstackRings(domain, { storePfn: p.layout.xenstoreRing / PAGE_SIZE, consolePfn: p.layout.consoleRing / PAGE_SIZE }, (port) => dom0.kick(port)) : null;
+    if (rings) cleanups.push(() => rings.close());
     engine = new KvmEngine({ domain, memory, parking, injections, debugOutput: io.output, onFate: setFate });
 
     const supported = kvm.getSupportedCpuid();
@@ -263,7 +293,7 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
       if (id === 0) applyBootState(vcpu, loaded.bootState);
     }
 
-    if (io.input) attachInput(io.input, pvConsole, cleanups);
+    if (io.input && pvConsole) attachInput(io.input, pvConsole, cleanups);
     if (p.timeoutMs !== null) {
       const ms = p.timeoutMs;
       const timer = setTimeout(() => engine?.end({ kind: 'timeout', seconds: ms / 1000 }), ms);
@@ -273,7 +303,7 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
     // Legacy ports Linux polls by the thousand (RTC, PCI config) are answered in the vCPU workers.
     const workerPortIo = { module: LEGACY_PORTS_MODULE, config: legacyPortsConfig() };
     for (const vcpu of vcpus) {
-      const thread = VcpuThread.start(vcpu, engine.handlerFor(vcpu.id), { workerPortIo });
+      const thread = VcpuThread.start(vcpu, engine.handlerFor(vcpu.id), { workerPortIo, paused: dom0 !== undefined });
       threads.push(thread);
       // A worker that dies, or a handler that throws past the engine, ends the domain as a shim
       // error; a vCPU that stops because the engine said so needs nothing more.
@@ -281,6 +311,26 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
         () => undefined,
         (err: unknown) => engine?.end({ kind: 'shim-error', error: err instanceof Error ? err : new Error(String(err)) }),
       );
+    }
+    if (dom0 && rings) {
+      const eng = engine;
+      dom0.attach({
+        raise: (port) => void rings.raise(port),
+        pause: async () => {
+          await Promise.all(threads.filter((t) => t.state === 'running').map((t) => t.pause()));
+        },
+        unpause: () => threads.filter((t) => t.state === 'paused').forEach((t) => t.resume()),
+        destroy: () => eng.end({ kind: 'shutdown', reason: 'poweroff', how: 'destroyed by xltsd' }),
+      });
+      const info: BuiltDomain = {
+        ramPath: dom0.ramPath,
+        ramSize: p.layout.memorySize,
+        regions: p.layout.memoryRegions.map((r) => ({ base: r.base, size: r.size, fileOffset: r.fileOffset })),
+        store: rings.store,
+        console: rings.console,
+      };
+      await Promise.race([dom0.built(info), fateKnown]);
+      if (fate === null) threads.forEach((t) => t.resume());
     }
     const allDone = Promise.allSettled(threads.map((t) => t.done)).then(
       (): GuestFate => ({ kind: 'shim-error', error: new ShimError('every vCPU stopped without the guest shutting down') }),

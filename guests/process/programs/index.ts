@@ -1,0 +1,11 @@
+// The built-in process-guest programs, by the name xl.cfg's `program =` gives.
+import { idle } from './idle.ts';
+import type { ProcessProgram } from './program.ts';
+
+export type { ProcessProgram, ProgramEnv } from './program.ts';
+
+export const BUILTIN_PROGRAMS: ReadonlyMap<string, ProcessProgram> = new Map([['idle', idle]]);
+
+export function builtinProgram(name: string): ProcessProgram | undefined {
+  return BUILTIN_PROGRAMS.get(name);
+}

@@ -1,0 +1,18 @@
+// What a built-in process-guest program gets: its vCPU's kernel (pv-kernel.ts), its memory, a
+// connected xenstore client over its store ring, and its console. A program runs until it asks
+// the hypervisor to shut the domain down (SCHEDOP_shutdown), which ends its shim.
+import type { GuestMemory } from '../../../hypervisor/memory/guest-memory.ts';
+import type { XenstoreClient } from '../../../frontends/xenbus/index.ts';
+import type { PvKernel } from '../pv-kernel.ts';
+
+export interface ProgramEnv {
+  readonly domid: number;
+  readonly name: string;
+  readonly kernel: PvKernel;
+  readonly memory: GuestMemory;
+  readonly xenstore: XenstoreClient;
+  /** Writes to the domain's PV console (hvc0 of a Linux guest). */
+  readonly console: (text: string) => void;
+}
+
+export type ProcessProgram = (env: ProgramEnv) => Promise<void>;
