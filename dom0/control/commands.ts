@@ -97,6 +97,10 @@ export interface HostInfo {
   readonly nr_domains: number;
   /** Whether this host's /dev/kvm can run guests, or they go to the KVM lab. */
   readonly kvm: 'host' | 'lab' | 'none';
+  /** XenStore's unix socket: XENSTORED_PATH=<this> xenstore-ls / works (Debian's xenstore-utils). */
+  readonly xenstore_socket: string;
+  /** This daemon's control socket. */
+  readonly control_socket: string;
 }
 
 export interface XsNode {
