@@ -26,7 +26,7 @@ import { linuxGuestInitScript } from './init-script.ts';
 import { buildLinuxGuestInitramfs } from './initramfs.ts';
 
 /** Bump when the guest's assembly changes in a way the key's inputs do not show. */
-export const LINUX_GUEST_RECIPE_VERSION = 1;
+export const LINUX_GUEST_RECIPE_VERSION = 2;
 
 /**
  * Modules the guest loads, dependencies added from each module's .modinfo (Debian's package

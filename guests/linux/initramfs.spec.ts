@@ -39,7 +39,7 @@ describe('default Linux guest initramfs', () => {
     expect(names).toEqual([...names].sort());
     expect(names).toEqual([
       'bin', 'bin/busybox', 'bin/insmod', 'bin/mount', 'bin/sh', 'dev', 'dev/console', 'init',
-      'lib', 'lib/modules', 'lib/modules/xen_blkfront.ko', 'lib/modules/xen_netfront.ko', 'proc', 'sys', 'tmp',
+      'lib', 'lib/modules', 'lib/modules/xen_blkfront.ko', 'lib/modules/xen_netfront.ko', 'proc', 'sbin', 'sys', 'tmp',
     ]);
   });
 

@@ -21,6 +21,9 @@ export function buildLinuxGuestInitramfs(inputs: LinuxGuestInitramfsInputs): Buf
     // The kernel opens /dev/console for init's stdio before /init can mount devtmpfs.
     { kind: 'chardev', path: 'dev/console', major: 5, minor: 1, mode: 0o600 },
     { kind: 'file', path: 'bin/busybox', data: inputs.busybox, mode: 0o755 },
+    // The kernel runs /sbin/poweroff and /sbin/reboot itself when Xen's toolstack asks through
+    // control/shutdown (orderly_poweroff): without them `xlts shutdown` would do nothing.
+    { kind: 'symlink', path: 'sbin', target: 'bin' },
     ...[...new Set(inputs.applets)]
       .filter((applet) => applet !== 'busybox')
       .map((applet): CpioEntry => ({ kind: 'symlink', path: `bin/${applet}`, target: 'busybox' })),
