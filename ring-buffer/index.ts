@@ -11,3 +11,4 @@ export * from './blkif.ts';
 export * from './netif.ts';
 export * from './xs-wire.ts';
 export * from './wire-layouts.ts';
+export * from './grant-table.ts';

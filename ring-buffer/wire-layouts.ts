@@ -2,6 +2,7 @@
 // them (the C-header test, diagnostics), so adding a layout without checking it is hard to miss.
 import { BLKIF, BLKIF_OP, BLKIF_RSP, VDISK, blkifRequest, blkifRequestDiscard, blkifRequestIndirect, blkifRequestSegment, blkifResponse } from './blkif.ts';
 import { xenconsInterface } from './console-interface.ts';
+import { GTF, grantEntryV1 } from './grant-table.ts';
 import type { AnyStructLayout } from './layout.ts';
 import {
   NETIF,
@@ -41,6 +42,7 @@ export const WIRE_LAYOUTS: readonly AnyStructLayout[] = [
   xsdSockmsg,
   xenconsInterface,
   xenstoreDomainInterface,
+  grantEntryV1,
 ];
 
 /**
@@ -48,6 +50,7 @@ export const WIRE_LAYOUTS: readonly AnyStructLayout[] = [
  * XENCONS is not here: its sizes are sizeof() of the struct's arrays, not C names.
  */
 export const WIRE_CONSTANTS: Readonly<Record<string, Readonly<Record<string, number | string>>>> = {
+  GTF,
   BLKIF_OP,
   BLKIF,
   BLKIF_RSP,
