@@ -20,6 +20,7 @@ import { checkPhaseTransition, phaseAfterShutdown, shutdownPolicyKey, type Domai
 import type { DomainConfig } from '../domain-config.ts';
 import { XenstoreRingServer, type XenstoreEngine, type XsConnection } from '../xenstore/index.ts';
 import { ConsoleBackend } from './console-backend.ts';
+import { DomainGrants } from '../grants/domain-grants.ts';
 import { removeDomainXenstore, writeDomainXenstore } from './domain-xenstore.ts';
 import type { RunPaths } from './run-dir.ts';
 import { ShimProcess, ShimStartError } from './shim-process.ts';
@@ -51,6 +52,10 @@ export class ManagedDomain {
   shim: ShimProcess | null = null;
   ram: SharedMemoryFile | null = null;
   ring: XenstoreRingServer | null = null;
+  gnttab: SharedMemoryFile | null = null;
+  grants: DomainGrants | null = null;
+  /** Handlers of the guest's ports bound to Dom0 by backends (besides store and console). */
+  readonly portHandlers = new Map<number, () => void>();
   console: ConsoleBackend | null = null;
   built: BuiltDomain | null = null;
   readonly createdAt = Date.now();
@@ -177,6 +182,7 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
     shim.on('kick', (port) => {
       if (port === d.built?.store.port) d.ring?.kick();
       else if (port === d.built?.console.port) d.console?.kick();
+      else d.portHandlers.get(port)?.();
     });
     shim.on('fate', (fate) => void this.guestEnded(d, fate));
     shim.on('exit', (code, signal) => {
@@ -193,6 +199,9 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
       return d.ram.bytes(r.fileOffset + (at - r.base), PAGE);
     };
     d.ram = SharedMemoryFile.open(built.ramPath);
+    d.gnttab = SharedMemoryFile.open(built.grantFrames.path);
+    if (d.gnttab.size < built.grantFrames.frames * PAGE) throw new InternalControlError('the shim made a grant table smaller than it says');
+    d.grants = new DomainGrants({ frames: d.gnttab.bytes(0, built.grantFrames.frames * PAGE), ram: d.ram.bytes(), regions: built.regions });
     await writeDomainXenstore(this.opts.xs, { domid: d.domid, name: d.name, uuid: d.uuid, memoryMiB: c.memory, vcpus: c.vcpus, store: built.store, console: built.console });
     // INTRODUCE through the privileged session, so @introduceDomain watchers hear of it.
     const reply = this.opts.engine.handle(this.opts.session, {
@@ -209,6 +218,23 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
       log: (line: string) => this.opts.log(`dom${d.domid} xenstore: ${line}`),
     });
     d.console = new ConsoleBackend(page(built.console.pfn), () => shim.send({ kind: 'raise', port: built.console.port }), (bytes) => d.consoleOutput(bytes));
+  }
+
+  /**
+   * Binds a port the guest left unbound for Dom0 (a frontend's event channel) and calls `onEvent`
+   * whenever the guest sends on it; returns the notify for the other direction.
+   */
+  async bindPort(d: ManagedDomain, port: number, onEvent: () => void): Promise<() => void> {
+    const shim = d.shim;
+    if (shim === null) throw new InternalControlError(`domain ${d.domid} has no shim`);
+    await shim.bind(port);
+    d.portHandlers.set(port, onEvent);
+    return () => shim.send({ kind: 'raise', port });
+  }
+
+  unbindPort(d: ManagedDomain, port: number): void {
+    d.portHandlers.delete(port);
+    d.shim?.send({ kind: 'unbind', port });
   }
 
   async unpause(d: ManagedDomain): Promise<void> {
@@ -286,9 +312,14 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
     await d.shim?.stop();
     if (this.opts.engine.isIntroduced(d.domid)) this.opts.engine.releaseDomain(d.domid);
     await removeDomainXenstore(this.opts.xs, d.domid, d.uuid);
+    d.portHandlers.clear();
+    d.grants = null;
+    d.gnttab?.close();
+    d.gnttab = null;
     d.ram?.close();
     d.ram = null;
     fs.rmSync(d.ramPath, { force: true });
+    fs.rmSync(`${d.ramPath}.gnttab`, { force: true });
     for (const l of d.consoleListeners) l(new Uint8Array(0));
     d.consoleListeners.clear();
     this.domains.delete(d.domid);

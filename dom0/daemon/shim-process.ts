@@ -61,6 +61,7 @@ export class ShimProcess extends EventEmitter<ShimProcessEvents> {
       return;
     }
     this.lastMessage?.(m);
+    for (const w of [...this.bindWaiters]) w(m);
     switch (m.kind) {
       case 'kick':
         this.emit('kick', m.port);
@@ -101,6 +102,26 @@ export class ShimProcess extends EventEmitter<ShimProcessEvents> {
       this.on('exit', onExit);
     });
   }
+
+  /** Binds the guest's unbound port `port` to Dom0; rejects with the shim's reason. */
+  bind(port: number, timeoutMs = 10_000): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => done(new ShimStartError(`the shim did not answer a bind of port ${port}`)), timeoutMs);
+      const listener = (m: FromShim): void => {
+        if (m.kind === 'bound' && m.port === port) done(m.error === undefined ? null : new Error(`port ${port}: ${m.error}`));
+      };
+      const done = (err: Error | null): void => {
+        clearTimeout(timer);
+        this.bindWaiters.delete(listener);
+        if (err) reject(err);
+        else resolve();
+      };
+      this.bindWaiters.add(listener);
+      this.send({ kind: 'bind', port });
+    });
+  }
+
+  private readonly bindWaiters = new Set<(m: FromShim) => void>();
 
   /** Waits for the shim's acknowledgement of a pause or unpause. */
   acknowledge(kind: 'pause' | 'unpause', timeoutMs = 10_000): Promise<void> {

@@ -5,6 +5,9 @@
 // Guest-physical layout (one flat RAM region from 0):
 //   pfn 1  XenStore ring      pfn 2  console ring     pfn 3  shared_info
 //   pfn 4  vcpu_info          pfn 5  scratch for hypercall arguments
+//   pfn 16 and up: pages the program allocates (rings, I/O buffers)
+// Grant frames live in their own file (<ram>.gnttab) that xltsd maps; the program writes its
+// entries there directly (a process guest has no page tables to place them with).
 import { SharedMemoryFile } from '../../hypervisor/memory/shared-memory-file.ts';
 import { FileGuestMemory, gpa } from '../../hypervisor/memory/guest-memory.ts';
 import type { Dom0LinkChild, LinkFate, ShimSpec } from '../../hypervisor/shim/dom0-link.ts';
@@ -18,6 +21,12 @@ import { builtinProgram } from './programs/index.ts';
 const STORE_PFN = 1;
 const CONSOLE_PFN = 2;
 const KERNEL_LAYOUT = { sharedInfoPfn: 3, vcpuInfoPfn: 4, scratchPfn: 5 };
+const FIRST_FREE_PFN = 16;
+
+/** Out of guest RAM: the program asked for more pages than its memory= gives. */
+export class GuestOutOfMemoryError extends Error {
+  override readonly name = 'GuestOutOfMemoryError';
+}
 const MiB = 1024 * 1024;
 
 export async function runProcessShim(spec: ShimSpec, link: Dom0LinkChild): Promise<void> {
@@ -28,6 +37,9 @@ export async function runProcessShim(spec: ShimSpec, link: Dom0LinkChild): Promi
   }
   const file = SharedMemoryFile.create(spec.ramPath, spec.memoryMiB * MiB);
   const memory = FileGuestMemory.flat(file);
+  const gnttabPath = `${spec.ramPath}.gnttab`;
+  const gnttab = SharedMemoryFile.create(gnttabPath, spec.maxGrantFrames * 4096);
+  const grantFrames = Array.from({ length: spec.maxGrantFrames }, (_, i) => gnttab.bytes(i * 4096, 4096));
   let fate: LinkFate | null = null;
   let resolveFate: () => void = () => undefined;
   const ended = new Promise<void>((resolve) => (resolveFate = resolve));
@@ -43,6 +55,8 @@ export async function runProcessShim(spec: ShimSpec, link: Dom0LinkChild): Promi
     events: { domainEvent: (e: DomainEvent) => end({ kind: 'shutdown', reason: e.reason, how: `vcpu${e.vcpuId}: SCHEDOP_shutdown` }) },
     console: { write: (bytes) => link.send({ kind: 'output', bytes: bytes.slice() }) },
     log: { warn: (line) => link.send({ kind: 'log', line }) },
+    // The program reaches its frames through the file view; placing them is bookkeeping only.
+    grantFrames: { maxFrames: spec.maxGrantFrames, place: () => undefined },
   });
   const rings = new ToolstackRings(guest.domain, { storePfn: STORE_PFN, consolePfn: CONSOLE_PFN }, (port) => link.send({ kind: 'kick', port }));
 
@@ -52,6 +66,19 @@ export async function runProcessShim(spec: ShimSpec, link: Dom0LinkChild): Promi
     switch (m.kind) {
       case 'raise':
         rings.raise(m.port);
+        break;
+      case 'bind': {
+        let error: string | undefined;
+        try {
+          rings.bindDom0(m.port);
+        } catch (err) {
+          error = err instanceof Error ? err.message : String(err);
+        }
+        link.send({ kind: 'bound', port: m.port, ...(error !== undefined ? { error } : {}) });
+        break;
+      }
+      case 'unbind':
+        rings.unbindDom0(m.port);
         break;
       case 'unpause':
         unpaused();
@@ -76,6 +103,7 @@ export async function runProcessShim(spec: ShimSpec, link: Dom0LinkChild): Promi
       regions: [{ base: 0, size: file.size, fileOffset: 0 }],
       store: rings.store,
       console: rings.console,
+      grantFrames: { path: gnttabPath, frames: spec.maxGrantFrames },
     },
   });
   await Promise.race([running, ended]);
@@ -95,7 +123,13 @@ export async function runProcessShim(spec: ShimSpec, link: Dom0LinkChild): Promi
         kernel.send(rings.console.port);
       };
       const xenstore = new XenstoreClient(transport);
-      void program({ domid: spec.domid, name: spec.name, kernel, memory, xenstore, console }).catch((err: unknown) =>
+      let nextPfn = FIRST_FREE_PFN;
+      const allocPage = (): { gfn: number; bytes: Uint8Array } => {
+        if ((nextPfn + 1) * 4096 > file.size) throw new GuestOutOfMemoryError(`guest RAM (${spec.memoryMiB} MiB) is used up`);
+        const gfn = nextPfn++;
+        return { gfn, bytes: memory.view(gpa(gfn * 4096), 4096) };
+      };
+      void program({ domid: spec.domid, name: spec.name, kernel, memory, xenstore, console, grantFrames, allocPage }).catch((err: unknown) =>
         end({ kind: 'crashed', how: `program ${spec.program}: ${err instanceof Error ? err.message : String(err)}` }),
       );
     } catch (err) {
@@ -105,5 +139,6 @@ export async function runProcessShim(spec: ShimSpec, link: Dom0LinkChild): Promi
   await ended;
   rings.close();
   file.close();
+  gnttab.close();
   link.send({ kind: 'fate', fate: fate as unknown as LinkFate });
 }

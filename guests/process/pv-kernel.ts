@@ -10,6 +10,7 @@ import { gpa, type GuestMemory } from '../../hypervisor/memory/guest-memory.ts';
 import type { StructLayout, FieldMap, StructValue } from '../../ring-buffer/layout.ts';
 import {
   DOMID_SELF,
+  EVTCHNOP_alloc_unbound,
   EVTCHNOP_send,
   EVTCHNOP_unmask,
   HVMOP_get_param,
@@ -25,7 +26,7 @@ import {
   __HYPERVISOR_vcpu_op,
   type ProcessVcpu,
 } from '../../hypervisor/xen/index.ts';
-import { evtchn_send, evtchn_unmask, sched_shutdown, vcpu_register_vcpu_info, xen_add_to_physmap, xen_hvm_evtchn_upcall_vector, xen_hvm_param } from '../../hypervisor/xen/wire.ts';
+import { evtchn_alloc_unbound, evtchn_send, evtchn_unmask, sched_shutdown, vcpu_register_vcpu_info, xen_add_to_physmap, xen_hvm_evtchn_upcall_vector, xen_hvm_param } from '../../hypervisor/xen/wire.ts';
 import { SHUTDOWN_REASON_CODES, type ShutdownReason } from './shutdown-codes.ts';
 
 /** Where the kernel keeps its pages (guest frame numbers in its own RAM). */
@@ -99,6 +100,13 @@ export class PvKernel {
   bind(port: number, handler: () => void): void {
     this.handlers.set(port, handler);
     this.must(`EVTCHNOP_unmask(${port})`, this.cpu.hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_unmask, this.put(evtchn_unmask, { port })));
+  }
+
+  /** EVTCHNOP_alloc_unbound: a port of ours that `remoteDom` may bind (a frontend's channel). */
+  allocUnbound(remoteDom: number): number {
+    const arg = this.put(evtchn_alloc_unbound, { dom: DOMID_SELF, remote_dom: remoteDom, port: 0 });
+    this.must(`EVTCHNOP_alloc_unbound(${remoteDom})`, this.cpu.hypercall(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, arg));
+    return this.get(evtchn_alloc_unbound).port;
   }
 
   send(port: number): void {

@@ -14,6 +14,8 @@
 //   { kind: 'raise', port }       --------->                                 (Dom0 -> guest)
 //                                 <---------   { kind: 'output', bytes }     (console_io, port 0xe9)
 //                                 <---------   { kind: 'fate', fate }        then the child exits
+//   { kind: 'bind', port }        --------->   a frontend's unbound port becomes Dom0's
+//                                 <---------   { kind: 'bound', port, error? }
 //   { kind: 'pause' | 'destroy' } --------->
 import type { ShutdownReason } from '../xen/index.ts';
 
@@ -54,6 +56,8 @@ export interface BuiltDomain {
   readonly ramPath: string;
   readonly ramSize: number;
   readonly regions: readonly RamRegion[];
+  /** The grant table's frames, contiguous in a file xltsd maps to check and mark grant entries. */
+  readonly grantFrames: { readonly path: string; readonly frames: number };
   readonly store: ToolstackRing;
   readonly console: ToolstackRing;
 }
@@ -70,12 +74,16 @@ export type ToShim =
   | { readonly kind: 'unpause' }
   | { readonly kind: 'pause' }
   | { readonly kind: 'raise'; readonly port: number }
+  /** Dom0 binds the guest's unbound port (EVTCHNOP_bind_interdomain from Dom0's side). */
+  | { readonly kind: 'bind'; readonly port: number }
+  | { readonly kind: 'unbind'; readonly port: number }
   | { readonly kind: 'destroy' };
 
 export type FromShim =
   | { readonly kind: 'built'; readonly info: BuiltDomain }
   | { readonly kind: 'kick'; readonly port: number }
   | { readonly kind: 'output'; readonly bytes: Uint8Array }
+  | { readonly kind: 'bound'; readonly port: number; readonly error?: string }
   | { readonly kind: 'paused' }
   | { readonly kind: 'unpaused' }
   | { readonly kind: 'log'; readonly line: string }
@@ -83,19 +91,19 @@ export type FromShim =
   /** The spec was refused before anything ran (bad kernel, no /dev/kvm, ...). */
   | { readonly kind: 'refused'; readonly message: string };
 
-const TO_SHIM_KINDS: ReadonlySet<string> = new Set(['spec', 'unpause', 'pause', 'raise', 'destroy']);
+const TO_SHIM_KINDS: ReadonlySet<string> = new Set(['spec', 'unpause', 'pause', 'raise', 'bind', 'unbind', 'destroy']);
 
 /** The child's gate on what arrives from its parent. */
 export function isToShim(m: unknown): m is ToShim {
   if (typeof m !== 'object' || m === null) return false;
   const kind = (m as { kind?: unknown }).kind;
   if (typeof kind !== 'string' || !TO_SHIM_KINDS.has(kind)) return false;
-  if (kind === 'raise') return Number.isInteger((m as { port?: unknown }).port);
+  if (kind === 'raise' || kind === 'bind' || kind === 'unbind') return Number.isInteger((m as { port?: unknown }).port);
   if (kind === 'spec') return typeof (m as { spec?: unknown }).spec === 'object';
   return true;
 }
 
-const FROM_SHIM_KINDS: ReadonlySet<string> = new Set(['built', 'kick', 'output', 'paused', 'unpaused', 'log', 'fate', 'refused']);
+const FROM_SHIM_KINDS: ReadonlySet<string> = new Set(['built', 'kick', 'output', 'bound', 'paused', 'unpaused', 'log', 'fate', 'refused']);
 
 /** xltsd's gate on what a shim sends (a shim runs guest-influenced code: check the shape). */
 export function isFromShim(m: unknown): m is FromShim {
@@ -104,6 +112,7 @@ export function isFromShim(m: unknown): m is FromShim {
   if (typeof v.kind !== 'string' || !FROM_SHIM_KINDS.has(v.kind)) return false;
   switch (v.kind) {
     case 'kick':
+    case 'bound':
       return Number.isInteger(v.port);
     case 'output':
       return v.bytes instanceof Uint8Array;

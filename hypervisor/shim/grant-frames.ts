@@ -23,8 +23,10 @@ export class KvmGrantFrames implements GrantFrameBacking {
     readonly maxFrames: number,
     /** Frame i uses slot firstSlot + i: the caller keeps that range free. */
     private readonly firstSlot: number,
+    /** A /dev/shm path when Dom0 must map the frames (under xltsd); anonymous otherwise. */
+    path?: string,
   ) {
-    this.file = SharedMemoryFile.anonymous('xlts-grant-frames', maxFrames * PAGE_SIZE);
+    this.file = path === undefined ? SharedMemoryFile.anonymous('xlts-grant-frames', maxFrames * PAGE_SIZE) : SharedMemoryFile.create(path, maxFrames * PAGE_SIZE);
   }
 
   place(idx: number, gpfn: number): void {

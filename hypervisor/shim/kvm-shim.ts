@@ -48,6 +48,14 @@ export async function runKvmShim(spec: ShimSpec, link: Dom0LinkChild): Promise<v
       case 'raise':
         handlers?.raise(m.port);
         break;
+      case 'bind': {
+        const error = handlers === null ? 'the domain is not built yet' : handlers.bind(m.port);
+        link.send({ kind: 'bound', port: m.port, ...(error !== undefined ? { error } : {}) });
+        break;
+      }
+      case 'unbind':
+        handlers?.unbind(m.port);
+        break;
       case 'destroy':
         handlers?.destroy();
         break;

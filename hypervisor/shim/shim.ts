@@ -177,6 +177,9 @@ export interface Dom0Attachment {
 
 export interface Dom0Handlers {
   raise(port: number): void;
+  /** Binds a port the guest left unbound for Dom0; returns why not, or undefined. */
+  bind(port: number): string | undefined;
+  unbind(port: number): void;
   pause(): Promise<void>;
   unpause(): void;
   destroy(): void;
@@ -237,7 +240,7 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
     cleanups.push(() => vm.close());
     configureVm(vm, p.layout);
     const ramSlots = vm.mapGuestMemory(memory);
-    const grantFrames = new KvmGrantFrames(vm, p.layout, p.maxGrantFrames, ramSlots.length);
+    const grantFrames = new KvmGrantFrames(vm, p.layout, p.maxGrantFrames, ramSlots.length, io.dom0 ? `${io.dom0.ramPath}.gnttab` : undefined);
     cleanups.push(() => grantFrames.close());
 
     const acpi = buildAcpiTables({ base: p.layout.acpiTables.base, size: p.layout.acpiTables.size, vcpus: p.vcpus });
@@ -316,6 +319,15 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
       const eng = engine;
       dom0.attach({
         raise: (port) => void rings.raise(port),
+        bind: (port) => {
+          try {
+            rings.bindDom0(port);
+            return undefined;
+          } catch (err) {
+            return err instanceof Error ? err.message : String(err);
+          }
+        },
+        unbind: (port) => rings.unbindDom0(port),
         pause: async () => {
           await Promise.all(threads.filter((t) => t.state === 'running').map((t) => t.pause()));
         },
@@ -328,6 +340,7 @@ export async function runGuest(p: PreparedGuest, io: ShimIo): Promise<GuestRunRe
         regions: p.layout.memoryRegions.map((r) => ({ base: r.base, size: r.size, fileOffset: r.fileOffset })),
         store: rings.store,
         console: rings.console,
+        grantFrames: { path: `${dom0.ramPath}.gnttab`, frames: p.maxGrantFrames },
       };
       await Promise.race([dom0.built(info), fateKnown]);
       if (fate === null) threads.forEach((t) => t.resume());

@@ -20,7 +20,11 @@ export class ToolstackRings {
   readonly console: ToolstackRing;
   private readonly endpoints = new Map<number, HostEndpoint>();
 
-  constructor(domain: XenDomain, pages: ToolstackRingPages, onKick: (port: number) => void) {
+  constructor(
+    private readonly domain: XenDomain,
+    pages: ToolstackRingPages,
+    private readonly onKick: (port: number) => void,
+  ) {
     const bind = (pfn: number, pfnParam: number, portParam: number): ToolstackRing => {
       domain.memory.view(gpa(pfn * PAGE_SIZE), PAGE_SIZE).fill(0);
       const port = domain.evtchn.allocUnbound(DOM0_DOMID);
@@ -36,6 +40,26 @@ export class ToolstackRings {
     };
     this.store = bind(pages.storePfn, HVM_PARAM_STORE_PFN, HVM_PARAM_STORE_EVTCHN);
     this.console = bind(pages.consolePfn, HVM_PARAM_CONSOLE_PFN, HVM_PARAM_CONSOLE_EVTCHN);
+  }
+
+  /**
+   * Dom0 binds a port the guest left unbound for it (a frontend's event channel): from now on the
+   * guest's sends on it become onKick(port) and raise(port) notifies the guest. Throws the event
+   * channel table's error (not unbound, not for Dom0) for the caller to report.
+   */
+  bindDom0(port: number): void {
+    if (this.endpoints.has(port)) return;
+    const endpoint = this.domain.evtchn.connectHost(port, DOM0_DOMID, port, {
+      notify: () => this.onKick(port),
+      closed: () => this.endpoints.delete(port),
+    });
+    this.endpoints.set(port, endpoint);
+  }
+
+  unbindDom0(port: number): void {
+    if (port === this.store.port || port === this.console.port) return;
+    this.endpoints.get(port)?.close();
+    this.endpoints.delete(port);
   }
 
   /** Dom0 notifies the guest on `port`; false if that is not one of ours (or the guest closed it). */

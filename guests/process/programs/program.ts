@@ -13,6 +13,10 @@ export interface ProgramEnv {
   readonly xenstore: XenstoreClient;
   /** Writes to the domain's PV console (hvc0 of a Linux guest). */
   readonly console: (text: string) => void;
+  /** The guest's grant table frames (grant_entry_v1 arrays), as its frontends write them. */
+  readonly grantFrames: readonly Uint8Array[];
+  /** A free page of the guest's own RAM, for rings and I/O buffers. */
+  allocPage(): { readonly gfn: number; readonly bytes: Uint8Array };
 }
 
 export type ProcessProgram = (env: ProgramEnv) => Promise<void>;
