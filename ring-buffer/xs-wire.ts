@@ -1,5 +1,5 @@
-// XenStore wire protocol (io/xs_wire.h): message types and the 16-byte message header. The
-// error-name table (XSD_ERROR) belongs to the XenStore engine, not here.
+// XenStore wire protocol (io/xs_wire.h): message types, the error names an XS_ERROR reply
+// carries, and the 16-byte message header. Shared by the daemon's engine and the clients.
 import { defineStruct } from './layout.ts';
 
 /** enum xsd_sockmsg_type */
@@ -46,6 +46,30 @@ export const XS_WRITE_MODE = {
   XS_WRITE_CREATE: 'CREATE',
   XS_WRITE_CREATE_EXCL: 'CREATE|EXCL',
 } as const;
+
+/**
+ * The error names of XS_ERROR replies, in xsd_errors order (io/xs_wire.h; new ones are only ever
+ * appended there). The wire carries the name, never a number.
+ */
+export const XSD_ERRORS = [
+  'EINVAL',
+  'EACCES',
+  'EEXIST',
+  'EISDIR',
+  'ENOENT',
+  'ENOMEM',
+  'ENOSPC',
+  'EIO',
+  'ENOTEMPTY',
+  'ENOSYS',
+  'EROFS',
+  'EBUSY',
+  'EAGAIN',
+  'EISCONN',
+  'E2BIG',
+  'EPERM',
+] as const;
+export type XsdErrorName = (typeof XSD_ERRORS)[number];
 
 export const XENSTORE_LIMITS = {
   /** Largest payload after the header; longer is a protocol violation. */

@@ -4,29 +4,9 @@
 // have sent, a ring whose indices cannot be true) are separate classes: they end the connection
 // instead of producing a reply.
 
-/**
- * The error names a client may receive, in io/xs_wire.h's xsd_errors order (new ones are only
- * ever appended there). The wire carries the name, never a number.
- */
-export const XSD_ERRORS = [
-  'EINVAL',
-  'EACCES',
-  'EEXIST',
-  'EISDIR',
-  'ENOENT',
-  'ENOMEM',
-  'ENOSPC',
-  'EIO',
-  'ENOTEMPTY',
-  'ENOSYS',
-  'EROFS',
-  'EBUSY',
-  'EAGAIN',
-  'EISCONN',
-  'E2BIG',
-  'EPERM',
-] as const;
-export type XsdErrorName = (typeof XSD_ERRORS)[number];
+import { XSD_ERRORS, type XsdErrorName } from '../../ring-buffer/xs-wire.ts';
+
+export { XSD_ERRORS, type XsdErrorName };
 
 /** A request the store refuses; the client sees `name` in an XS_ERROR reply. */
 export class XenstoreError extends Error {

@@ -7,29 +7,14 @@
 //   first one, rejects every outstanding and later request with that same object, and never talks
 //   to that server again: a server that sent one impossible message cannot be trusted with the next.
 
+import { XSD_ERRORS, type XsdErrorName } from '../../ring-buffer/xs-wire.ts';
+
 /**
- * The errno names xenstored sends in XS_ERROR replies (xsd_errors in io/xs_wire.h). A server may
+ * The errno names xenstored sends in XS_ERROR replies (ring-buffer's XSD_ERRORS). A server may
  * know names we do not (newer xenstoreds add at the end), so XenstoreError.code is any E-name.
  */
-export const XSD_ERROR_NAMES = [
-  'EINVAL',
-  'EACCES',
-  'EEXIST',
-  'EISDIR',
-  'ENOENT',
-  'ENOMEM',
-  'ENOSPC',
-  'EIO',
-  'ENOTEMPTY',
-  'ENOSYS',
-  'EROFS',
-  'EBUSY',
-  'EAGAIN',
-  'EISCONN',
-  'E2BIG',
-  'EPERM',
-] as const;
-export type XsdErrorName = (typeof XSD_ERROR_NAMES)[number];
+export const XSD_ERROR_NAMES = XSD_ERRORS;
+export type { XsdErrorName };
 export type XsdErrorCode = XsdErrorName | `E${string}`;
 
 /** The server refused a request: an XS_ERROR reply carrying `code` (e.g. 'ENOENT'). */
