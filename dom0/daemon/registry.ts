@@ -19,7 +19,7 @@ import type { ControlEvent } from '../control/messages.ts';
 import { checkPhaseTransition, phaseAfterShutdown, shutdownPolicyKey, type DomainPhase } from '../control/phases.ts';
 import type { DomainConfig } from '../domain-config.ts';
 import { XenstoreRingServer, type XenstoreEngine, type XsConnection } from '../xenstore/index.ts';
-import { ConsoleBackend } from './console-backend.ts';
+import { ConsoleRingBackend } from '../../hypervisor/xen/console-ring-backend.ts';
 import { DomainGrants } from '../grants/domain-grants.ts';
 import { removeDomainXenstore, writeDomainXenstore } from './domain-xenstore.ts';
 import type { RunPaths } from './run-dir.ts';
@@ -56,7 +56,7 @@ export class ManagedDomain {
   grants: DomainGrants | null = null;
   /** Handlers of the guest's ports bound to Dom0 by backends (besides store and console). */
   readonly portHandlers = new Map<number, () => void>();
-  console: ConsoleBackend | null = null;
+  console: ConsoleRingBackend | null = null;
   built: BuiltDomain | null = null;
   readonly createdAt = Date.now();
   private history: Uint8Array[] = [];
@@ -217,7 +217,7 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
       notify: () => shim.send({ kind: 'raise', port: built.store.port }),
       log: (line: string) => this.opts.log(`dom${d.domid} xenstore: ${line}`),
     });
-    d.console = new ConsoleBackend(page(built.console.pfn), () => shim.send({ kind: 'raise', port: built.console.port }), (bytes) => d.consoleOutput(bytes));
+    d.console = new ConsoleRingBackend(page(built.console.pfn), () => shim.send({ kind: 'raise', port: built.console.port }), (bytes) => d.consoleOutput(bytes));
   }
 
   /**

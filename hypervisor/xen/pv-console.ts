@@ -10,7 +10,8 @@
 // The design has xltsd serve consoles in the end; this backend is the in-shim version used for
 // process guests and bring-up, and uses only the public host-endpoint interface, so moving it
 // behind an eventfd to xltsd does not change the guest's view.
-import { ByteRingOverflowError, consoleBackend, type ByteRingReader, type ByteRingWriter } from '../../ring-buffer/index.ts';
+import type { ByteRingOverflowError } from '../../ring-buffer/index.ts';
+import { ConsoleRingBackend } from './console-ring-backend.ts';
 import { PAGE_SIZE, gpa } from '../memory/guest-memory.ts';
 import { HVM_PARAM_CONSOLE_EVTCHN, HVM_PARAM_CONSOLE_PFN } from './abi.ts';
 import type { XenDomain } from './domain.ts';
@@ -33,12 +34,7 @@ export type PvConsoleState = { readonly kind: 'serving' } | { readonly kind: 'br
 export class PvConsole {
   readonly port: number;
   private readonly endpoint: HostEndpoint;
-  private readonly input: ByteRingWriter;
-  private readonly outputRing: ByteRingReader;
-  private readonly output: (bytes: Uint8Array) => void;
-  private readonly maxQueued: number;
-  private queued: Uint8Array[] = [];
-  private queuedBytes = 0;
+  private readonly backend: ConsoleRingBackend;
   private current: PvConsoleState = { kind: 'serving' };
 
   constructor(
@@ -47,13 +43,19 @@ export class PvConsole {
   ) {
     const page = domain.memory.view(gpa(options.pfn * PAGE_SIZE), PAGE_SIZE);
     page.fill(0);
-    const rings = consoleBackend(page);
-    this.input = rings.input;
-    this.outputRing = rings.output;
-    this.output = options.output;
-    this.maxQueued = options.maxQueuedInput ?? 64 * 1024;
     const backend = options.backendDomid ?? 0;
     this.port = domain.evtchn.allocUnbound(backend);
+    this.backend = new ConsoleRingBackend(
+      page,
+      () => this.endpoint.raise(),
+      options.output,
+      (err) => {
+        // The guest published an impossible index: stop serving rather than read garbage.
+        this.domain.log.warn(`console-broken:${this.port}`, `dom${this.domain.domid}: PV console ring broken (${err.message}); console stopped`);
+        this.current = { kind: 'broken', error: err };
+      },
+      options.maxQueuedInput,
+    );
     this.endpoint = domain.evtchn.connectHost(this.port, backend, 1, {
       notify: () => this.service(),
       closed: () => this.stop({ kind: 'closed' }),
@@ -71,47 +73,17 @@ export class PvConsole {
    * how many bytes were accepted (the rest did not fit the queue limit).
    */
   write(bytes: Uint8Array): number {
-    if (this.current.kind !== 'serving') return 0;
-    const n = Math.min(bytes.length, this.maxQueued - this.queuedBytes);
-    if (n > 0) {
-      this.queued.push(bytes.slice(0, n));
-      this.queuedBytes += n;
-    }
-    this.service();
-    return n;
+    return this.current.kind === 'serving' ? this.backend.write(bytes) : 0;
   }
 
   /** Bytes of input waiting for room in the guest's `in` ring. */
   get queuedInput(): number {
-    return this.queuedBytes;
+    return this.backend.queuedInput;
   }
 
   /** The guest kicked us (or input arrived): drain `out`, refill `in`, kick back if anything moved. */
   service(): void {
-    if (this.current.kind !== 'serving') return;
-    try {
-      let moved = false;
-      const out = this.outputRing.read();
-      if (out.length > 0) {
-        moved = true;
-        this.output(out);
-      }
-      while (this.queued.length > 0) {
-        const head = this.queued[0]!;
-        const n = this.input.write(head);
-        if (n === 0) break;
-        moved = true;
-        this.queuedBytes -= n;
-        if (n === head.length) this.queued.shift();
-        else this.queued[0] = head.subarray(n);
-      }
-      if (moved) this.endpoint.raise();
-    } catch (err) {
-      if (!(err instanceof ByteRingOverflowError)) throw err;
-      // The guest published an impossible index: stop serving rather than read garbage.
-      this.domain.log.warn(`console-broken:${this.port}`, `dom${this.domain.domid}: PV console ring broken (${err.message}); console stopped`);
-      this.stop({ kind: 'broken', error: err });
-    }
+    if (this.current.kind === 'serving') this.backend.kick();
   }
 
   /** Stops serving and closes the host end (the guest's port goes back to unbound). */
@@ -123,7 +95,6 @@ export class PvConsole {
   private stop(state: PvConsoleState): void {
     if (this.current.kind !== 'serving') return;
     this.current = state;
-    this.queued = [];
-    this.queuedBytes = 0;
+    this.backend.stop();
   }
 }

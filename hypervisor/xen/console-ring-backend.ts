@@ -1,37 +1,52 @@
-// The back end of one guest's PV console, in xltsd (xenconsoled's job in Xen): the console page
-// read from the guest's RAM file, `out` drained to the domain's console log on every kick, input
-// from attached clients fed into `in`, the guest notified whenever either ring moved. An
-// impossible index from the guest stops this console, nothing else.
+// The back end of a PV console ring (xenconsoled's job in Xen): `out` drained to a sink on every
+// kick, input queued and fed into `in` as room appears, the guest notified whenever either ring
+// moved. An impossible index from the guest stops this console, nothing else. Used by xltsd over
+// the page it maps from the guest's RAM file, and by the foreground shim (pv-console.ts).
 import { ByteRingOverflowError, consoleBackend, type ByteRingReader, type ByteRingWriter } from '../../ring-buffer/index.ts';
 
-/** Input bytes held while the guest's `in` ring is full. */
+/** Input bytes held while the guest's `in` ring is full (default). */
 const MAX_QUEUED_INPUT = 64 * 1024;
 
-export class ConsoleBackend {
+export class ConsoleRingBackend {
   private readonly input: ByteRingWriter;
   private readonly output: ByteRingReader;
   private queued: Uint8Array[] = [];
   private queuedBytes = 0;
-  private brokenBy: Error | null = null;
+  private brokenBy: ByteRingOverflowError | null = null;
+  private stopped = false;
 
   constructor(
     page: Uint8Array,
     private readonly notifyGuest: () => void,
     private readonly onOutput: (bytes: Uint8Array) => void,
+    private readonly onBroken: (err: ByteRingOverflowError) => void = () => undefined,
+    private readonly maxQueuedInput = MAX_QUEUED_INPUT,
   ) {
     const rings = consoleBackend(page);
     this.input = rings.input;
     this.output = rings.output;
   }
 
-  get broken(): Error | null {
+  get broken(): ByteRingOverflowError | null {
     return this.brokenBy;
+  }
+
+  /** Bytes of input waiting for room in the guest's `in` ring. */
+  get queuedInput(): number {
+    return this.queuedBytes;
+  }
+
+  /** Stops serving: input is dropped, kicks do nothing. */
+  stop(): void {
+    this.stopped = true;
+    this.queued = [];
+    this.queuedBytes = 0;
   }
 
   /** Queues keyboard input; returns the bytes accepted. */
   write(bytes: Uint8Array): number {
-    if (this.brokenBy) return 0;
-    const n = Math.min(bytes.length, MAX_QUEUED_INPUT - this.queuedBytes);
+    if (this.brokenBy || this.stopped) return 0;
+    const n = Math.min(bytes.length, this.maxQueuedInput - this.queuedBytes);
     if (n > 0) {
       this.queued.push(bytes.slice(0, n));
       this.queuedBytes += n;
@@ -42,7 +57,7 @@ export class ConsoleBackend {
 
   /** The guest kicked its console port (or input arrived). */
   kick(): void {
-    if (this.brokenBy) return;
+    if (this.brokenBy || this.stopped) return;
     try {
       let moved = false;
       for (;;) {
@@ -66,6 +81,7 @@ export class ConsoleBackend {
       this.brokenBy = err;
       this.queued = [];
       this.queuedBytes = 0;
+      this.onBroken(err);
     }
   }
 }
