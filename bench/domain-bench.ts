@@ -47,7 +47,7 @@ export async function runDomainBench(o: DomainBenchOptions): Promise<Sample[]> {
   const ready = o.ready ?? 'xenbus';
   const { config } = await loadXlCfgFile(cfg, { resolvePlaceholder: defaultGuestPlaceholder });
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xlts-domain-bench-'));
-  const daemon = await startXltsd({ runDir: dir, log: () => undefined });
+  const daemon = await startXltsd({ runDir: dir, log: process.env.XLTS_BENCH_VERBOSE ? (l) => process.stderr.write(`xltsd: ${l}\n`) : () => undefined });
   const c = await ControlClient.connect(runPaths(dir).controlSocket);
   const samples: Sample[] = [];
   try {
@@ -65,24 +65,31 @@ export async function runDomainBench(o: DomainBenchOptions): Promise<Sample[]> {
         }
         if (e.kind === 'removed' && e.domid === domid) goneAt = performance.now();
       };
-      c.onConsole = (_id, data) => {
-        console = (console + Buffer.from(data).toString('latin1')).slice(-256);
-        if (ready === 'prompt' && console.includes('xlts:')) readyNow();
-      };
+      // The console relay has a connection of its own: xltsd ends it when the domain goes.
+      const con = ready === 'prompt' ? await ControlClient.connect(runPaths(dir).controlSocket) : null;
+      if (con) {
+        con.onConsole = (_id, data) => {
+          console = (console + Buffer.from(data).toString('latin1')).slice(-256);
+          if (console.includes('xlts:')) readyNow();
+        };
+      }
       await c.request({ op: 'subscribe-events' });
       const t0 = performance.now();
       const created = await c.request({ op: 'create', config, paused: false });
       const tCreated = performance.now();
       domid = created.domid;
       if (ready === 'xenbus') await c.request({ op: 'xenstore-watch', path: `/local/domain/${domid}/control/feature-poweroff`, token: `b${i}` });
-      else await c.request({ op: 'console-attach', domain: domid });
+      else await con!.request({ op: 'console-attach', domain: domid });
       const until = Date.now() + 300_000;
       while (readyAt === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
-      if (readyAt === 0) throw new Error(`run ${i}: the guest never became ready (${ready})`);
+      if (readyAt === 0) throw new Error(`run ${i}: the guest never became ready (${ready}); console tail: ${JSON.stringify(console)}`);
       const tDown = performance.now();
       await c.request({ op: 'shutdown', domain: domid, wait: true });
       while (goneAt === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+      if (goneAt === 0) throw new Error(`run ${i}: the domain did not go after shutdown -w`);
+      con?.close();
       samples.push({ createMs: tCreated - t0, readyMs: readyAt - t0, goneMs: goneAt - tDown });
+      process.stderr.write(`domain bench: run ${i + 1}/${runs}: create ${(tCreated - t0).toFixed(0)} ms, ready ${(readyAt - t0).toFixed(0)} ms, gone ${(goneAt - tDown).toFixed(0)} ms\n`);
     }
   } finally {
     c.close();
