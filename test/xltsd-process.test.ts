@@ -160,6 +160,21 @@ describe('xltsd with process guests', () => {
     expect(dup.code).toBe(1);
     expect(dup.stderr).toMatch(/idle/);
     expect((await listLong()).map((d) => d.name)).toEqual(['idle']);
+
+    // A config with devices xltsd cannot serve yet is refused, not booted without them.
+    const withDisk = await xlts('create', path.join(EXAMPLES, 'blkbench.cfg'));
+    expect(withDisk.code).toBe(1);
+    expect(withDisk.stderr).toMatch(/disk xvda.*no block or network backend/);
+    expect((await listLong()).map((d) => d.name)).toEqual(['idle']);
+
+    // Pause and unpause move the phase; a second unpause is refused for the phase it is in.
+    expect((await xlts('pause', 'idle')).code).toBe(0);
+    expect((await listLong())[0]!.state).toBe('paused');
+    expect((await xlts('unpause', 'idle')).code).toBe(0);
+    expect((await listLong())[0]!.state).toBe('running');
+    const again = await xlts('unpause', 'idle');
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/running/);
     expect((await xlts('destroy', 'idle')).code).toBe(0);
     await expectNothingLeft();
   }, 120_000);

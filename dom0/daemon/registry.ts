@@ -142,6 +142,9 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
   async create(config: DomainConfig, paused: boolean): Promise<ManagedDomain> {
     const taken = [...this.domains.values()].find((d) => d.name === config.name);
     if (taken !== undefined) throw new NameInUseError(config.name, taken.domid);
+    // Say so rather than boot a guest without the devices its config asks for.
+    const unserved = [...config.disks.map((d) => `disk ${d.vdev} (${d.target})`), ...config.vifs.map((v) => `vif ${v.devid}`)];
+    if (unserved.length > 0) throw new BadConfigError([`${unserved.join(', ')}: xltsd has no block or network backend yet`]);
     if (config.type === 'pvh') {
       for (const f of [config.kernel, ...(config.ramdisk ? [config.ramdisk] : [])]) {
         if (!fs.existsSync(f)) throw new BadConfigError([`${f}: no such file`]);
