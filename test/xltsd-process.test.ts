@@ -161,10 +161,10 @@ describe('xltsd with process guests', () => {
     expect(dup.stderr).toMatch(/idle/);
     expect((await listLong()).map((d) => d.name)).toEqual(['idle']);
 
-    // A config with devices xltsd cannot serve yet is refused, not booted without them.
+    // A disk whose image is missing is refused before anything runs.
     const withDisk = await xlts('create', path.join(EXAMPLES, 'blkbench.cfg'));
     expect(withDisk.code).toBe(1);
-    expect(withDisk.stderr).toMatch(/disk xvda.*no block or network backend/);
+    expect(withDisk.stderr).toMatch(/disk xvda.*no such file/);
     expect((await listLong()).map((d) => d.name)).toEqual(['idle']);
 
     // Pause and unpause move the phase; a second unpause is refused for the phase it is in.

@@ -21,6 +21,9 @@ import type { DomainConfig } from '../domain-config.ts';
 import { XenstoreRingServer, type XenstoreEngine, type XsConnection } from '../xenstore/index.ts';
 import { ConsoleRingBackend } from '../../hypervisor/xen/console-ring-backend.ts';
 import { DomainGrants } from '../grants/domain-grants.ts';
+import { ImageError, RawImage } from '../../backends/blkback/raw-image.ts';
+import { VbdBackend } from '../../backends/blkback/vbd-backend.ts';
+import { removeVbdXenstore, vbdBackendPath, vbdFrontendPath, writeVbdXenstore } from './vbd-xenstore.ts';
 import { removeDomainXenstore, writeDomainXenstore } from './domain-xenstore.ts';
 import type { RunPaths } from './run-dir.ts';
 import { ShimProcess, ShimStartError } from './shim-process.ts';
@@ -53,6 +56,7 @@ export class ManagedDomain {
   ram: SharedMemoryFile | null = null;
   ring: XenstoreRingServer | null = null;
   gnttab: SharedMemoryFile | null = null;
+  readonly vbds: VbdBackend[] = [];
   grants: DomainGrants | null = null;
   /** Handlers of the guest's ports bound to Dom0 by backends (besides store and console). */
   readonly portHandlers = new Map<number, () => void>();
@@ -143,8 +147,8 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
     const taken = [...this.domains.values()].find((d) => d.name === config.name);
     if (taken !== undefined) throw new NameInUseError(config.name, taken.domid);
     // Say so rather than boot a guest without the devices its config asks for.
-    const unserved = [...config.disks.map((d) => `disk ${d.vdev} (${d.target})`), ...config.vifs.map((v) => `vif ${v.devid}`)];
-    if (unserved.length > 0) throw new BadConfigError([`${unserved.join(', ')}: xltsd has no block or network backend yet`]);
+    const unserved = config.vifs.map((v) => `vif ${v.devid}`);
+    if (unserved.length > 0) throw new BadConfigError([`${unserved.join(', ')}: xltsd has no network backend yet`]);
     if (config.type === 'pvh') {
       for (const f of [config.kernel, ...(config.ramdisk ? [config.ramdisk] : [])]) {
         if (!fs.existsSync(f)) throw new BadConfigError([`${f}: no such file`]);
@@ -221,6 +225,36 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
       log: (line: string) => this.opts.log(`dom${d.domid} xenstore: ${line}`),
     });
     d.console = new ConsoleRingBackend(page(built.console.pfn), () => shim.send({ kind: 'raise', port: built.console.port }), (bytes) => d.consoleOutput(bytes));
+    for (const disk of c.disks) await this.attachDisk(d, disk);
+  }
+
+  /** A block device: its xenstore directories and a blkback serving the image, before the guest runs. */
+  private async attachDisk(d: ManagedDomain, disk: DomainConfig['disks'][number]): Promise<void> {
+    const grants = d.grants;
+    if (grants === null) throw new InternalControlError(`domain ${d.domid} has no grant table`);
+    let storage: RawImage;
+    try {
+      storage = new RawImage(disk.target, disk.access === 'ro');
+    } catch (err) {
+      if (err instanceof ImageError) throw new BadConfigError([`disk ${disk.vdev}: ${err.message}`]);
+      throw err;
+    }
+    const backend = new VbdBackend({
+      xs: this.opts.xs,
+      backendPath: vbdBackendPath(d.domid, disk.device_id),
+      frontendPath: vbdFrontendPath(d.domid, disk.device_id),
+      storage,
+      grants,
+      bindEventChannel: async (port, onEvent) => {
+        const notify = await this.bindPort(d, port, onEvent);
+        return { notify, close: () => this.unbindPort(d, port) };
+      },
+      log: (line) => this.opts.log(`dom${d.domid} vbd ${disk.vdev}: ${line}`),
+    });
+    // Owned by the domain from here, so a failure below still closes the image on teardown.
+    d.vbds.push(backend);
+    await writeVbdXenstore(this.opts.xs, d.domid, disk);
+    await backend.start();
   }
 
   /**
@@ -312,6 +346,8 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
     d.ring?.close();
     d.ring = null;
     d.console = null;
+    for (const v of d.vbds.splice(0)) await v.close().catch(() => undefined);
+    for (const disk of d.config.disks) await removeVbdXenstore(this.opts.xs, d.domid, disk.device_id);
     await d.shim?.stop();
     if (this.opts.engine.isIntroduced(d.domid)) this.opts.engine.releaseDomain(d.domid);
     await removeDomainXenstore(this.opts.xs, d.domid, d.uuid);

@@ -1,0 +1,69 @@
+// A raw disk image file as BlockStorage. Opened read-only when the disk is; a writable image is
+// locked against a second writable attach in this process (xltsd is one process per host).
+import * as fs from 'node:fs';
+import type { BlockStorage } from './interfaces.ts';
+
+const SECTOR = 512;
+const writableImages = new Set<string>();
+
+/** The image cannot be used as asked: missing, not a multiple of 512 bytes, already attached writable. */
+export class ImageError extends Error {
+  override readonly name = 'ImageError';
+}
+
+export class RawImage implements BlockStorage {
+  readonly size: number;
+  private fd: number | null;
+  private readonly key: string;
+
+  constructor(
+    path: string,
+    readonly readOnly: boolean,
+  ) {
+    let real: string;
+    try {
+      real = fs.realpathSync(path);
+    } catch {
+      throw new ImageError(`${path}: no such file`);
+    }
+    if (!readOnly && writableImages.has(real)) throw new ImageError(`${path} is already attached writable to a domain`);
+    const st = fs.statSync(real);
+    if (!st.isFile()) throw new ImageError(`${path}: not a regular file`);
+    if (st.size === 0 || st.size % SECTOR !== 0) throw new ImageError(`${path}: ${st.size} bytes is not a whole number of 512-byte sectors`);
+    this.fd = fs.openSync(real, readOnly ? 'r' : 'r+');
+    this.size = st.size;
+    this.key = real;
+    if (!readOnly) writableImages.add(real);
+  }
+
+  private live(): number {
+    if (this.fd === null) throw new ImageError('image is closed');
+    return this.fd;
+  }
+
+  read(offset: number, dest: Uint8Array): void {
+    let done = 0;
+    while (done < dest.length) {
+      const n = fs.readSync(this.live(), dest, done, dest.length - done, offset + done);
+      if (n === 0) throw new ImageError(`short read at ${offset + done}`);
+      done += n;
+    }
+  }
+
+  write(offset: number, src: Uint8Array): void {
+    if (this.readOnly) throw new ImageError('write to a read-only image');
+    let done = 0;
+    while (done < src.length) done += fs.writeSync(this.live(), src, done, src.length - done, offset + done);
+  }
+
+  flush(): void {
+    fs.fdatasyncSync(this.live());
+  }
+
+  close(): void {
+    if (this.fd === null) return;
+    fs.closeSync(this.fd);
+    this.fd = null;
+    if (!this.readOnly) writableImages.delete(this.key);
+  }
+}
