@@ -326,7 +326,7 @@ export class Blkfront {
       // The backend only reads the page of a write: a read-only grant unless it is persistent.
       return { gref: this.grantPage(p, isWrite), first_sect: 0, last_sect: bytes / BLKIF_SECTOR_SIZE - 1 };
     });
-    const status = await this.submit(
+    await this.submit(
       indirect ? BLKIF_OP.BLKIF_OP_INDIRECT : op,
       [...data, ...indirectPages],
       (id, slot) => {
@@ -351,7 +351,6 @@ export class Blkfront {
         if (!isWrite) data.forEach((p, i) => buf.set(p.page.bytes.subarray(0, Math.min(XEN_PAGE_SIZE, buf.byteLength - i * XEN_PAGE_SIZE)), i * XEN_PAGE_SIZE));
       },
     );
-    void status;
   }
 
   private takePages(n: number): DataPage[] {
@@ -393,7 +392,10 @@ export class Blkfront {
 
   /** Puts one request on a queue's ring; resolves with its status once the response arrives. */
   private submit(op: number, pages: DataPage[], build: (id: bigint, slot: Uint8Array) => void, onOkay?: () => void): Promise<number> {
-    if (this.phase !== 'connected') return Promise.reject(this.deathCause ?? new BlkfrontUsageError(`device is ${this.phase}`));
+    if (this.phase !== 'connected') {
+      this.releasePages(pages);
+      return Promise.reject(this.deathCause ?? new BlkfrontUsageError(`device is ${this.phase}`));
+    }
     const q = this.queues[this.nextQueue++ % this.queues.length]!;
     return new Promise<number>((resolve, reject) => {
       const put = (): void => {

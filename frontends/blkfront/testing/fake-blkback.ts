@@ -42,6 +42,10 @@ export class FakeBlkback {
   readonly violations: Error[] = [];
   /** Number of times the backend woke and took a batch, and the requests in each batch. */
   readonly batches: number[] = [];
+  /** Flags of every grant entry as the backend found it when mapping. */
+  readonly seenGrantFlags: number[] = [];
+  /** Lets a test turn the backend hostile: rewrites each response before it goes on the ring. */
+  tamper: ((rsp: { id: bigint; operation: number; status: number }) => { id: bigint; operation: number; status: number }) | null = null;
   private queues: BackQueue[] = [];
   private readonly mapped = new Map<number, number>();
   private readonly persistentRefs = new Set<number>();
@@ -157,6 +161,7 @@ export class FakeBlkback {
   private map(ref: number, writable: boolean): number {
     const { words, index, view, off } = this.flagsOf(ref);
     const flags = Atomics.load(words, index);
+    this.seenGrantFlags.push(flags);
     if ((flags & GTF.GTF_type_mask) !== GTF.GTF_permit_access) throw new GrantViolation(ref, `not permit_access (flags ${flags})`);
     if (view.getUint16(off + 2, true) !== this.domid) throw new GrantViolation(ref, 'granted to another domain');
     if (writable && (flags & GTF.GTF_readonly) !== 0) throw new GrantViolation(ref, 'read-only grant mapped for writing');
@@ -200,7 +205,8 @@ export class FakeBlkback {
         const slot = q.ring.takeRequest();
         batch++;
         this.perQueue[qi]!++;
-        const rsp = this.handle(slot);
+        const honest = this.handle(slot);
+        const rsp = this.tamper === null ? honest : this.tamper(honest);
         q.ring.putResponse(blkifResponse.encode(rsp, new Uint8Array(BLKIF_RING_ENTRY_SIZE)));
       }
       if (q.ring.pushResponsesAndCheckNotify()) this.evtchn.backendNotify(q.port);
