@@ -147,7 +147,9 @@ async function bench(dev: Blkfront, rng: Rng, log: (s: string) => void): Promise
   const bytes = Math.min(64 * MIB, Math.floor(dev.info.sectors / 2048) * MIB);
   const chunk = new Uint8Array(MIB);
   rng.fill(chunk);
-  const mibs = bytes / MIB;
+  // A disk under 2 MiB gets a 1 MiB run over its first half-or-so rather than a division by zero.
+  const mibs = Math.max(1, bytes / MIB);
+  if (dev.info.sectors < 2048) throw new Error(`disk of ${dev.info.sectors} sectors is too small to benchmark 1 MiB transfers`);
   const seqWriteMs = await timed(async () => {
     for (let i = 0; i < mibs; i += 4) await Promise.all(Array.from({ length: Math.min(4, mibs - i) }, (_, k) => dev.write((i + k) * 2048, chunk)));
   });
