@@ -206,4 +206,13 @@ describe('Blkfront', () => {
     await expect(all[1]).rejects.toBeInstanceOf(BlkfrontProtocolError);
     await expect(front.read(0, 1)).rejects.toBeInstanceOf(BlkfrontProtocolError);
   });
+
+  it('close lets requests already issued complete first', async () => {
+    const { front, back } = await rig({});
+    const writes = Array.from({ length: 40 }, (_, i) => front.write(i * 8, pattern(4096, 300 + i)));
+    await front.close();
+    await Promise.all(writes);
+    expect(firstDiff(back.disk.subarray(39 * 4096, 40 * 4096), pattern(4096, 339))).toBe(-1);
+    expect(front.leakedGrants).toBe(0);
+  });
 });

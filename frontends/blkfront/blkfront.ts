@@ -94,7 +94,7 @@ interface Queue {
   readonly port: number;
   readonly inflight: Map<bigint, Pending>;
   /** Requests built but waiting for a free slot. */
-  readonly waiting: Array<() => void>;
+  readonly waiting: Array<{ readonly put: () => void; readonly fail: (e: Error) => void }>;
   pushScheduled: boolean;
 }
 
@@ -111,6 +111,8 @@ export class Blkfront {
   private backendId = 0;
   private deathCause: Error | null = null;
   private infoValue: BlkfrontInfo | null = null;
+  /** close() waiting for the rings to drain. */
+  private idleWaiters: Array<() => void> = [];
   /** Grants that could not be ended because the backend still used them. */
   leakedGrants = 0;
   /** Notifications sent to the backend, for tests and benchmarks. */
@@ -166,6 +168,16 @@ export class Blkfront {
   async close(): Promise<void> {
     if (this.phase === 'closed') return;
     const xs = this.o.xenstore;
+    // Let what is already on the rings finish, as Linux does before it tears a queue down.
+    if (this.phase === 'connected' && this.busy()) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.timeout);
+        this.idleWaiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
     this.phase = 'closed';
     await switchState(xs, this.o.frontendDir, XenbusState.XenbusStateClosing);
     await waitForState(xs, this.backendDir, [XenbusState.XenbusStateClosing, XenbusState.XenbusStateClosed], this.timeout).catch(() => undefined);
@@ -176,7 +188,7 @@ export class Blkfront {
     for (const q of this.queues) {
       for (const p of q.inflight.values()) p.done(BLKIF_RSP.BLKIF_RSP_ERROR);
       q.inflight.clear();
-      q.waiting.length = 0;
+      for (const w of q.waiting.splice(0)) w.fail(gone);
       for (const ref of q.ringRefs) this.endGrant(ref);
     }
     for (const p of this.allPages) {
@@ -416,8 +428,15 @@ export class Blkfront {
         q.ring.putRequest(slot);
         this.schedulePush(q);
       };
-      if (q.ring.isFull() || q.waiting.length > 0) q.waiting.push(put);
-      else put();
+      if (q.ring.isFull() || q.waiting.length > 0) {
+        q.waiting.push({
+          put,
+          fail: (e) => {
+            this.releasePages(pages);
+            reject(e);
+          },
+        });
+      } else put();
     });
   }
 
@@ -454,7 +473,16 @@ export class Blkfront {
       this.die(e instanceof Error ? e : new BlkfrontProtocolError(String(e)));
       return;
     }
-    while (q.waiting.length > 0 && !q.ring.isFull()) q.waiting.shift()!();
+    while (q.waiting.length > 0 && !q.ring.isFull()) q.waiting.shift()!.put();
+    if (this.idleWaiters.length > 0 && !this.busy()) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
+  }
+
+  private busy(): boolean {
+    return this.queues.some((q) => q.inflight.size > 0 || q.waiting.length > 0);
   }
 
   private die(cause: Error): void {
@@ -463,6 +491,7 @@ export class Blkfront {
     for (const q of this.queues) {
       for (const p of q.inflight.values()) p.done(BLKIF_RSP.BLKIF_RSP_ERROR);
       q.inflight.clear();
+      for (const w of q.waiting.splice(0)) w.fail(cause);
     }
   }
 }
