@@ -3,7 +3,7 @@ import { defineConfig } from 'vitest/config';
 // Tests that boot the KVM lab (an L1 VM under QEMU TCG that wants both cores) run in a group of
 // their own, one file at a time, after everything else: on a 2-core host two TCG VMs at once, or
 // one beside the unit suites, slow each other past any sensible timeout.
-const LAB_TESTS = ['test/lab.test.ts', 'test/xtf-lab.test.ts', 'test/shim-linux-lab.test.ts', 'test/xltsd-linux-lab.test.ts'];
+const LAB_TESTS = ['test/lab.test.ts', 'test/xtf-lab.test.ts', 'test/shim-linux-lab.test.ts', 'test/xltsd-linux-lab.test.ts', 'test/blk-linux-lab.test.ts'];
 
 const shared = {
   exclude: ['node_modules/**'],
