@@ -129,7 +129,7 @@ export async function runProcessShim(spec: ShimSpec, link: Dom0LinkChild): Promi
         const gfn = nextPfn++;
         return { gfn, bytes: memory.view(gpa(gfn * 4096), 4096) };
       };
-      void program({ domid: spec.domid, name: spec.name, kernel, memory, xenstore, console, grantFrames, allocPage }).catch((err: unknown) =>
+      void program({ domid: spec.domid, name: spec.name, cmdline: spec.cmdline ?? '', kernel, memory, xenstore, console, grantFrames, allocPage }).catch((err: unknown) =>
         end({ kind: 'crashed', how: `program ${spec.program}: ${err instanceof Error ? err.message : String(err)}` }),
       );
     } catch (err) {

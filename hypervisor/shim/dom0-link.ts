@@ -26,9 +26,10 @@ export interface ShimSpec {
   readonly domid: number;
   readonly name: string;
   readonly engine: ShimEngine;
-  /** KVM engine: the PVH kernel, initrd and command line. */
+  /** KVM engine: the PVH kernel and initrd. */
   readonly kernel?: string;
   readonly initrd?: string;
+  /** The kernel command line, or a process program's argument string. */
   readonly cmdline?: string;
   /** Process engine: the built-in program's name. */
   readonly program?: string;

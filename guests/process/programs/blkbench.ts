@@ -8,8 +8,7 @@ import { BLKIF_SECTOR_SIZE, Blkfront, type EventChannels, type PageAllocator } f
 import type { XenstoreClient } from '../../../frontends/xenbus/index.ts';
 import type { ProgramEnv } from './program.ts';
 
-/** ProgramEnv plus the kernel command line (xl.cfg `cmdline`/`extra`), once the shim passes it. */
-export type BlkbenchEnv = ProgramEnv & { readonly cmdline?: string };
+export type BlkbenchEnv = ProgramEnv;
 
 interface DiskReport {
   readonly vbd: string;

@@ -8,6 +8,8 @@ import type { PvKernel } from '../pv-kernel.ts';
 export interface ProgramEnv {
   readonly domid: number;
   readonly name: string;
+  /** xl.cfg's cmdline for the program (its argument string). */
+  readonly cmdline: string;
   readonly kernel: PvKernel;
   readonly memory: GuestMemory;
   readonly xenstore: XenstoreClient;
