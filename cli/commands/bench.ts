@@ -10,11 +10,12 @@ export function registerBench(program: Command): void {
   program
     .command('bench')
     .description('run a benchmark and print its table (figures are ratios measured side by side)')
-    .argument('[name]', 'which benchmark: ring, hypercall (shim round trips, host and KVM lab), kvm-exit (KVM exit paths)', 'ring')
+    .argument('[name]', 'which benchmark: ring, hypercall (shim round trips, host and KVM lab), kvm-exit (KVM exit paths), boot (Linux boot vs QEMU+KVM, in the lab), xenstore (XenStore ops/s), domain (create/shutdown through xltsd)', 'ring')
     .option('--requests <n>', 'round trips (ring), iterations (hypercall) or exits (kvm-exit) per configuration and run', positiveInt)
     .option('--repeat <n>', 'runs of each configuration', positiveInt)
     .option('--here', 'hypercall: only on this machine, not also in the KVM lab')
-    .action(async (name: string, opts: { requests?: number; repeat?: number; here?: boolean }) => {
+    .option('--inside', 'boot: this is the lab already (internal)')
+    .action(async (name: string, opts: { requests?: number; repeat?: number; here?: boolean; inside?: boolean }) => {
       const repeat = opts.repeat === undefined ? {} : { repeat: opts.repeat };
       if (name === 'ring') {
         const { runRingBench } = await import('../../bench/ring-bench.ts');
@@ -25,8 +26,17 @@ export function registerBench(program: Command): void {
       } else if (name === 'kvm-exit') {
         const { runKvmExitBench } = await import('../../bench/kvm-exit-bench.ts');
         await runKvmExitBench({ out: process.stdout, ...(opts.requests === undefined ? {} : { exits: opts.requests }), ...repeat });
+      } else if (name === 'boot') {
+        const { runLinuxBootBench } = await import('../../bench/linux-boot-bench.ts');
+        await runLinuxBootBench({ out: process.stdout, ...(opts.repeat === undefined ? {} : { runs: opts.repeat }), ...(opts.inside ? { inside: true } : {}) });
+      } else if (name === 'xenstore') {
+        const { runXenstoreBench } = await import('../../bench/xenstore-bench.ts');
+        await runXenstoreBench({ out: process.stdout });
+      } else if (name === 'domain') {
+        const { runDomainBench } = await import('../../bench/domain-bench.ts');
+        await runDomainBench({ out: process.stdout, ...(opts.repeat === undefined ? {} : { runs: opts.repeat }) });
       } else {
-        throw new Error(`unknown benchmark '${name}' (known: ring, hypercall, kvm-exit)`);
+        throw new Error(`unknown benchmark '${name}' (known: ring, hypercall, kvm-exit, boot, xenstore, domain)`);
       }
     });
 }
