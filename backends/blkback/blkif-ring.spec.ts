@@ -1,7 +1,7 @@
 // blkback's ring against a fake frontend: a FrontRing on the same page, data pages granted
 // through a fake grant mapper that enforces each grant's access, an in-memory disk.
 import { describe, expect, it } from 'vitest';
-import { BLKIF_OP, BLKIF_RING_ENTRY_SIZE, BLKIF_RSP, blkifRequest, blkifResponse } from '../../ring-buffer/blkif.ts';
+import { BLKIF_OP, BLKIF_RING_ENTRY_SIZE, BLKIF_RSP, blkifRequest, blkifRequestDiscard, blkifRequestIndirect, blkifRequestSegment, blkifResponse } from '../../ring-buffer/blkif.ts';
 import { FrontRing } from '../../ring-buffer/front-ring.ts';
 import { SRING_WORD, initSharedRing, sringIndexWords } from '../../ring-buffer/sring.ts';
 import { BlkifRing } from './blkif-ring.ts';
@@ -30,6 +30,10 @@ class MemDisk implements BlockStorage {
   flush(): void {
     this.flushes++;
   }
+  discard(offset: number, length: number): boolean {
+    this.bytes.fill(0, offset, offset + length);
+    return true;
+  }
   close(): void {}
 }
 
@@ -48,7 +52,7 @@ function fakeGrants(pages: Map<number, { bytes: Uint8Array; readonly: boolean }>
   return g;
 }
 
-function setup(disk = new MemDisk(64)) {
+function setup(disk = new MemDisk(64), discard = false) {
   const ringPage = new Uint8Array(new SharedArrayBuffer(PAGE));
   initSharedRing(ringPage);
   const front = new FrontRing(ringPage, BLKIF_RING_ENTRY_SIZE);
@@ -56,7 +60,7 @@ function setup(disk = new MemDisk(64)) {
   for (let ref = 8; ref < 20; ref++) pages.set(ref, { bytes: new Uint8Array(PAGE), readonly: ref >= 16 });
   const grants = fakeGrants(pages);
   let notified = 0;
-  const back = new BlkifRing(ringPage, disk, grants, () => void notified++);
+  const back = new BlkifRing(ringPage, disk, grants, () => void notified++, undefined, undefined, discard);
   const request = (r: { operation: number; nr_segments: number; id: bigint; sector_number: bigint; seg: Array<{ gref: number; first_sect: number; last_sect: number }> }): void => {
     const entry = new Uint8Array(BLKIF_RING_ENTRY_SIZE);
     entry.set(blkifRequest.encode({ handle: 0, ...r }));
@@ -72,7 +76,12 @@ function setup(disk = new MemDisk(64)) {
     }
     return out;
   };
-  return { ringPage, front, back, disk, pages, grants, request, responses, notified: () => notified };
+  const raw = (encoded: Uint8Array): void => {
+    const entry = new Uint8Array(BLKIF_RING_ENTRY_SIZE);
+    entry.set(encoded);
+    front.putRequest(entry);
+  };
+  return { ringPage, front, back, disk, pages, grants, request, raw, responses, notified: () => notified };
 }
 
 describe('BlkifRing (blkback serving one ring)', () => {
@@ -153,6 +162,46 @@ describe('BlkifRing (blkback serving one ring)', () => {
     expect(t.back.error?.message).toMatch(/req_prod/);
     expect(t.disk.flushes).toBe(0);
     t.back.kick(); // harmless afterwards
+  });
+
+  it('discards (the range reads as zeros) only when offered, and only inside the disk', () => {
+    const t = setup(new MemDisk(64), true);
+    t.disk.bytes.fill(0x77);
+    const discard = (id: bigint, sector: bigint, nr: bigint) => t.raw(blkifRequestDiscard.encode({ operation: BLKIF_OP.BLKIF_OP_DISCARD, flag: 0, handle: 0, id, sector_number: sector, nr_sectors: nr }));
+    discard(1n, 8n, 8n);
+    discard(2n, 60n, 8n); // past the end
+    discard(3n, 0n, 0n);
+    expect(t.responses().map((r) => r.status)).toEqual([BLKIF_RSP.BLKIF_RSP_OKAY, BLKIF_RSP.BLKIF_RSP_ERROR, BLKIF_RSP.BLKIF_RSP_ERROR]);
+    expect(t.disk.bytes.subarray(8 * 512, 16 * 512).every((b) => b === 0)).toBe(true);
+    expect(t.disk.bytes[16 * 512]).toBe(0x77);
+    const off = setup();
+    off.raw(blkifRequestDiscard.encode({ operation: BLKIF_OP.BLKIF_OP_DISCARD, flag: 0, handle: 0, id: 9n, sector_number: 0n, nr_sectors: 8n }));
+    expect(off.responses()[0]!.status).toBe(BLKIF_RSP.BLKIF_RSP_EOPNOTSUPP);
+  });
+
+  it('serves indirect requests from descriptors copied once out of read-only indirect pages', () => {
+    const t = setup();
+    // Indirect page: ref 16 (granted read-only, as Linux grants them); 12 one-sector segments over refs 8..11.
+    const ind = t.pages.get(16)!.bytes;
+    for (let i = 0; i < 12; i++) ind.set(blkifRequestSegment.encode({ gref: 8 + (i % 4), first_sect: Math.floor(i / 4), last_sect: Math.floor(i / 4) }), i * 8);
+    for (let ref = 8; ref < 12; ref++) t.pages.get(ref)!.bytes.fill(ref);
+    const indirect = (id: bigint, over: Partial<{ indirect_op: number; nr_segments: number; sector_number: bigint }>) =>
+      t.raw(blkifRequestIndirect.encode({ operation: BLKIF_OP.BLKIF_OP_INDIRECT, indirect_op: BLKIF_OP.BLKIF_OP_WRITE, nr_segments: 12, id, sector_number: 4n, handle: 0, indirect_grefs: [16, 0, 0, 0, 0, 0, 0, 0], ...over }));
+    indirect(1n, {});
+    indirect(2n, { nr_segments: 257 });
+    indirect(3n, { indirect_op: BLKIF_OP.BLKIF_OP_FLUSH_DISKCACHE });
+    indirect(4n, { sector_number: 60n });
+    expect(t.responses().map((r) => [r.id, r.status])).toEqual([
+      [1n, BLKIF_RSP.BLKIF_RSP_OKAY],
+      [2n, BLKIF_RSP.BLKIF_RSP_ERROR],
+      [3n, BLKIF_RSP.BLKIF_RSP_ERROR],
+      [4n, BLKIF_RSP.BLKIF_RSP_ERROR],
+    ]);
+    // Sector 4+i holds the byte of ref 8+(i%4).
+    for (let i = 0; i < 12; i++) expect(t.disk.bytes[(4 + i) * 512], `sector ${4 + i}`).toBe(8 + (i % 4));
+    expect(t.disk.bytes[16 * 512]).toBe(0);
+    expect(t.grants.mapped).toBe(0);
+    expect(t.back.stats.indirect).toBe(2);
   });
 
   it('notifies once per batch, only when the frontend asked', () => {

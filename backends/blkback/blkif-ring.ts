@@ -5,13 +5,15 @@
 import { BLKIF_RING_ENTRY_SIZE, BLKIF_RSP, blkifResponse } from '../../ring-buffer/blkif.ts';
 import { BackRing } from '../../ring-buffer/back-ring.ts';
 import type { BlockStorage, GrantMapper, GrantMapping } from './interfaces.ts';
-import { SECTOR_SIZE, parseRequest, type BlkRequest } from './request.ts';
+import { SECTOR_SIZE, checkSegments, indirectSegments, parseRequest, type BlkRequest, type Segment } from './request.ts';
 
 export interface BlkStats {
   requests: number;
   reads: number;
   writes: number;
   flushes: number;
+  discards: number;
+  indirect: number;
   bytesRead: number;
   bytesWritten: number;
   errors: number;
@@ -22,7 +24,7 @@ export interface BlkStats {
 }
 
 export function emptyStats(): BlkStats {
-  return { requests: 0, reads: 0, writes: 0, flushes: 0, bytesRead: 0, bytesWritten: 0, errors: 0, batches: 0, maxBatch: 0, notificationsIn: 0, notificationsOut: 0 };
+  return { requests: 0, reads: 0, writes: 0, flushes: 0, discards: 0, indirect: 0, bytesRead: 0, bytesWritten: 0, errors: 0, batches: 0, maxBatch: 0, notificationsIn: 0, notificationsOut: 0 };
 }
 
 export class BlkifRing {
@@ -39,6 +41,8 @@ export class BlkifRing {
     private readonly notify: () => void,
     readonly stats: BlkStats = emptyStats(),
     private readonly log: (line: string) => void = () => undefined,
+    /** Whether discard was offered to the frontend (feature-discard). */
+    private readonly discard = false,
   ) {
     this.ring = new BackRing(page, BLKIF_RING_ENTRY_SIZE);
     this.sectors = BigInt(storage.size / SECTOR_SIZE);
@@ -78,7 +82,7 @@ export class BlkifRing {
 
   private handle(): { id: bigint; operation: number; status: number } {
     this.stats.requests++;
-    const parsed = parseRequest(this.entry, this.sectors, this.storage.readOnly);
+    const parsed = parseRequest(this.entry, { sectors: this.sectors, readOnly: this.storage.readOnly, discard: this.discard });
     if (!parsed.ok) {
       this.stats.errors++;
       this.log(`request ${parsed.id} refused: ${parsed.reason}`);
@@ -96,11 +100,44 @@ export class BlkifRing {
   }
 
   private execute(req: BlkRequest): void {
-    if (req.kind === 'flush') {
-      this.stats.flushes++;
-      this.storage.flush();
-      return;
+    switch (req.kind) {
+      case 'flush':
+        this.stats.flushes++;
+        this.storage.flush();
+        return;
+      case 'discard':
+        this.stats.discards++;
+        if (!this.storage.discard(Number(req.sector) * SECTOR_SIZE, Number(req.count) * SECTOR_SIZE)) throw new Error('the image cannot punch holes');
+        return;
+      case 'indirect': {
+        this.stats.indirect++;
+        const segments = this.readIndirect(req.pages, req.nrSegments);
+        const problem = checkSegments(segments, req.sector, this.sectors);
+        if (problem !== null) throw new Error(problem);
+        this.transfer(req.op, req.sector, segments);
+        return;
+      }
+      case 'rw':
+        this.transfer(req.op, req.sector, req.segments);
     }
+  }
+
+  /** The indirect pages, mapped read-only just long enough to copy the descriptors once. */
+  private readIndirect(refs: readonly number[], n: number): Segment[] {
+    const copies: Uint8Array[] = [];
+    for (const ref of refs) {
+      const m = this.grants.map(ref, 'read');
+      try {
+        copies.push(m.bytes.slice());
+      } finally {
+        m.unmap();
+      }
+    }
+    return indirectSegments(copies, n);
+  }
+
+  private transfer(op: 'read' | 'write', sector: bigint, segments: readonly Segment[]): void {
+    const req = { op, sector, segments };
     // Map every page first: a refused grant fails the request before any byte moves.
     const maps: GrantMapping[] = [];
     try {

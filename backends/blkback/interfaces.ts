@@ -42,5 +42,7 @@ export interface BlockStorage {
   write(offset: number, src: Uint8Array): void;
   /** Durable on the host before it returns (fdatasync). */
   flush(): void;
+  /** Frees the range (reads return zeros afterwards); false when the storage cannot. */
+  discard(offset: number, length: number): boolean;
   close(): void;
 }

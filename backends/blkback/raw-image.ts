@@ -1,6 +1,7 @@
 // A raw disk image file as BlockStorage. Opened read-only when the disk is; a writable image is
 // locked against a second writable attach in this process (xltsd is one process per host).
 import * as fs from 'node:fs';
+import { FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE, fallocate } from '../../hypervisor/native/libc.ts';
 import type { BlockStorage } from './interfaces.ts';
 
 const SECTOR = 512;
@@ -58,6 +59,12 @@ export class RawImage implements BlockStorage {
 
   flush(): void {
     fs.fdatasyncSync(this.live());
+  }
+
+  /** Punches a hole: the blocks go back to the host's filesystem and read as zeros. */
+  discard(offset: number, length: number): boolean {
+    if (this.readOnly) throw new ImageError('discard on a read-only image');
+    return fallocate(this.live(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) === 0;
   }
 
   close(): void {

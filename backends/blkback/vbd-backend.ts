@@ -4,11 +4,11 @@
 //                 the grant mapper, bind the channel; state Connected
 //   frontend Closing/Closed: release the ring and channel; state Closing, then Closed
 //   frontend back to Initialising (a reconnect): state InitWait again
-// Single page ring, one queue; no indirect segments, persistent grants or discard offered yet.
+// Single page ring, one queue, indirect segments and discard; no persistent grants yet.
 import { XenbusState, parseXenbusState, parseXenbusUnsigned } from '../../ring-buffer/xenbus.ts';
 import { BlkifRing, emptyStats, type BlkStats } from './blkif-ring.ts';
 import type { BindEventChannel, BlockStorage, EventChannel, GrantMapper, GrantMapping, XenstoreAccess } from './interfaces.ts';
-import { SECTOR_SIZE } from './request.ts';
+import { MAX_INDIRECT_SEGMENTS, SECTOR_SIZE } from './request.ts';
 
 /** The only ABI offered (io/protocols.h XEN_IO_PROTO_ABI_X86_64). */
 const PROTO_X86_64 = 'x86_64-abi';
@@ -22,6 +22,8 @@ export interface VbdBackendOptions {
   readonly storage: BlockStorage;
   readonly grants: GrantMapper;
   readonly bindEventChannel: BindEventChannel;
+  /** Offer discard (xl's discard-enable; never on a read-only disk). */
+  readonly discard?: boolean;
   readonly log?: (line: string) => void;
 }
 
@@ -57,7 +59,14 @@ export class VbdBackend {
     await w('physical-sector-size', SECTOR_SIZE);
     await w('feature-flush-cache', 1);
     await w('feature-barrier', 0);
-    await w('feature-discard', 0);
+    const discard = !this.o.storage.readOnly && this.o.discard === true;
+    await w('feature-discard', discard ? 1 : 0);
+    if (discard) {
+      await w('discard-granularity', 4096);
+      await w('discard-alignment', 0);
+      await w('discard-secure', 0);
+    }
+    await w('feature-max-indirect-segments', MAX_INDIRECT_SEGMENTS);
     await w('feature-persistent', 0);
     await w('max-ring-page-order', 0);
     await this.setState(XenbusState.XenbusStateInitWait);
@@ -112,7 +121,8 @@ export class VbdBackend {
     const page = this.ringPage.bytes;
     this.channel = await this.o.bindEventChannel(port, () => this.ring?.kick());
     const channel = this.channel;
-    this.ring = new BlkifRing(page, this.o.storage, this.o.grants, () => channel.notify(), this.stats, (line) => this.log(line));
+    const discard = !this.o.storage.readOnly && this.o.discard === true;
+    this.ring = new BlkifRing(page, this.o.storage, this.o.grants, () => channel.notify(), this.stats, (line) => this.log(line), discard);
     await this.setState(XenbusState.XenbusStateConnected);
     // Requests may already be waiting.
     this.ring.kick();

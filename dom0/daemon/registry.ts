@@ -246,6 +246,7 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
       frontendPath: vbdFrontendPath(d.domid, disk.device_id),
       storage,
       grants,
+      discard: disk.discard,
       bindEventChannel: async (port, onEvent) => {
         const notify = await this.bindPort(d, port, onEvent);
         return { notify, close: () => this.unbindPort(d, port) };

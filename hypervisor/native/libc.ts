@@ -27,6 +27,10 @@ export const close = libc.func('int close(int fd)');
 export const mmap = libc.func('void *mmap(void *addr, size_t length, int prot, int flags, int fd, int64_t offset)');
 export const munmap = libc.func('int munmap(void *addr, size_t length)');
 export const eventfd = libc.func('int eventfd(unsigned int initval, int flags)');
+/** fallocate(2) mode bits: punch a hole without changing the file's size (discard of a raw image). */
+export const FALLOC_FL_KEEP_SIZE = 0x01;
+export const FALLOC_FL_PUNCH_HOLE = 0x02;
+export const fallocate = libc.func('int fallocate(int fd, int mode, int64_t offset, int64_t len)');
 export const gettid = libc.func('int gettid()');
 export const getpid = libc.func('int getpid()');
 /** Sends `sig` to one thread of a thread group: how a vCPU thread is kicked out of KVM_RUN. */
