@@ -27,7 +27,7 @@ import {
   type ProcessVcpu,
 } from '../../hypervisor/xen/index.ts';
 import { evtchn_alloc_unbound, evtchn_send, evtchn_unmask, sched_shutdown, vcpu_register_vcpu_info, xen_add_to_physmap, xen_hvm_evtchn_upcall_vector, xen_hvm_param } from '../../hypervisor/xen/wire.ts';
-import { SHUTDOWN_REASON_CODES, type ShutdownReason } from './shutdown-codes.ts';
+import { SHUTDOWN_CODES, type ShutdownReason } from '../../hypervisor/xen/domain-events.ts';
 
 /** Where the kernel keeps its pages (guest frame numbers in its own RAM). */
 export interface PvKernelLayout {
@@ -115,7 +115,7 @@ export class PvKernel {
 
   /** SCHEDOP_shutdown: the vCPU stops; the shim reports the domain's fate. */
   shutdown(reason: ShutdownReason): void {
-    this.cpu.hypercall(__HYPERVISOR_sched_op, SCHEDOP_shutdown, this.put(sched_shutdown, { reason: SHUTDOWN_REASON_CODES[reason] }));
+    this.cpu.hypercall(__HYPERVISOR_sched_op, SCHEDOP_shutdown, this.put(sched_shutdown, { reason: SHUTDOWN_CODES[reason] }));
   }
 
   private upcall(): void {

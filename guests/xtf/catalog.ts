@@ -1,16 +1,9 @@
 // What each test guest is for and how a run of it must end, so a runner (a KVM-backed test, the
 // lab, a CI job) can boot every guest the same way and judge it from its console and its shutdown
 // reason alone. Guest names are the file names in tests/.
-import { SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_soft_reset, SHUTDOWN_suspend, SHUTDOWN_watchdog } from '../../hypervisor/xen/abi.ts';
+import { SHUTDOWN_CODES } from '../../hypervisor/xen/domain-events.ts';
 
-export const SHUTDOWN_REASONS = {
-  poweroff: SHUTDOWN_poweroff,
-  reboot: SHUTDOWN_reboot,
-  suspend: SHUTDOWN_suspend,
-  crash: SHUTDOWN_crash,
-  watchdog: SHUTDOWN_watchdog,
-  soft_reset: SHUTDOWN_soft_reset,
-} as const;
+export const SHUTDOWN_REASONS = SHUTDOWN_CODES;
 export type ShutdownReasonName = keyof typeof SHUTDOWN_REASONS;
 
 export interface XtfRun {

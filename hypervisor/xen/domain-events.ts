@@ -6,6 +6,16 @@ import { SHUTDOWN_crash, SHUTDOWN_poweroff, SHUTDOWN_reboot, SHUTDOWN_soft_reset
 /** sched.h's SHUTDOWN_* reasons by name. */
 export type ShutdownReason = 'poweroff' | 'reboot' | 'suspend' | 'crash' | 'watchdog' | 'soft_reset';
 
+/** The SHUTDOWN_* code of each reason, for guests that ask (process guests, test runners). */
+export const SHUTDOWN_CODES: Readonly<Record<ShutdownReason, number>> = {
+  poweroff: SHUTDOWN_poweroff,
+  reboot: SHUTDOWN_reboot,
+  suspend: SHUTDOWN_suspend,
+  crash: SHUTDOWN_crash,
+  watchdog: SHUTDOWN_watchdog,
+  soft_reset: SHUTDOWN_soft_reset,
+};
+
 export const SHUTDOWN_REASONS: ReadonlyMap<number, ShutdownReason> = new Map([
   [SHUTDOWN_poweroff, 'poweroff'],
   [SHUTDOWN_reboot, 'reboot'],
