@@ -191,11 +191,12 @@ describe('BlkifRing (blkback serving one ring)', () => {
     indirect(2n, { nr_segments: 257 });
     indirect(3n, { indirect_op: BLKIF_OP.BLKIF_OP_FLUSH_DISKCACHE });
     indirect(4n, { sector_number: 60n });
-    expect(t.responses().map((r) => [r.id, r.status])).toEqual([
-      [1n, BLKIF_RSP.BLKIF_RSP_OKAY],
-      [2n, BLKIF_RSP.BLKIF_RSP_ERROR],
-      [3n, BLKIF_RSP.BLKIF_RSP_ERROR],
-      [4n, BLKIF_RSP.BLKIF_RSP_ERROR],
+    // Responses name the operation performed (WRITE), as Linux's blkfront checks.
+    expect(t.responses().map((r) => [r.id, r.status, r.operation])).toEqual([
+      [1n, BLKIF_RSP.BLKIF_RSP_OKAY, BLKIF_OP.BLKIF_OP_WRITE],
+      [2n, BLKIF_RSP.BLKIF_RSP_ERROR, BLKIF_OP.BLKIF_OP_WRITE],
+      [3n, BLKIF_RSP.BLKIF_RSP_ERROR, BLKIF_OP.BLKIF_OP_INDIRECT],
+      [4n, BLKIF_RSP.BLKIF_RSP_ERROR, BLKIF_OP.BLKIF_OP_WRITE],
     ]);
     // Sector 4+i holds the byte of ref 8+(i%4).
     for (let i = 0; i < 12; i++) expect(t.disk.bytes[(4 + i) * 512], `sector ${4 + i}`).toBe(8 + (i % 4));

@@ -48,11 +48,14 @@ export function parseRequest(entry: Uint8Array, disk: DiskFacts): ParsedRequest 
     case BLKIF_OP.BLKIF_OP_INDIRECT: {
       const x = blkifRequestIndirect.decode(entry);
       if (x.indirect_op !== BLKIF_OP.BLKIF_OP_READ && x.indirect_op !== BLKIF_OP.BLKIF_OP_WRITE) return bad(`indirect operation ${x.indirect_op}`);
+      // The response of an indirect request carries the operation it performed (Linux's blkfront
+      // disables the disk on "response has wrong operation" otherwise).
+      const answer = (reason: string): Refusal => ({ ok: false, id: x.id, operation: x.indirect_op, reason, unsupported: false });
       const write = x.indirect_op === BLKIF_OP.BLKIF_OP_WRITE;
-      if (write && disk.readOnly) return bad('write to a read-only disk');
-      if (x.nr_segments < 1 || x.nr_segments > MAX_INDIRECT_SEGMENTS) return bad(`indirect nr_segments ${x.nr_segments}`);
+      if (write && disk.readOnly) return answer('write to a read-only disk');
+      if (x.nr_segments < 1 || x.nr_segments > MAX_INDIRECT_SEGMENTS) return answer(`indirect nr_segments ${x.nr_segments}`);
       const pages = Math.ceil(x.nr_segments / BLKIF_SEGMENTS_PER_INDIRECT_FRAME);
-      return { ok: true, request: { kind: 'indirect', op: write ? 'write' : 'read', id: x.id, operation: x.operation, sector: x.sector_number, nrSegments: x.nr_segments, pages: x.indirect_grefs.slice(0, pages) } };
+      return { ok: true, request: { kind: 'indirect', op: write ? 'write' : 'read', id: x.id, operation: x.indirect_op, sector: x.sector_number, nrSegments: x.nr_segments, pages: x.indirect_grefs.slice(0, pages) } };
     }
     case BLKIF_OP.BLKIF_OP_READ:
     case BLKIF_OP.BLKIF_OP_WRITE:

@@ -338,8 +338,10 @@ export class Blkfront {
       // The backend only reads the page of a write: a read-only grant unless it is persistent.
       return { gref: this.grantPage(p, isWrite), first_sect: 0, last_sect: bytes / BLKIF_SECTOR_SIZE - 1 };
     });
+    // Both kinds are answered with the operation performed (an indirect one's response carries
+    // its indirect_op, as Linux's blkback writes it and Linux's blkfront checks).
     await this.submit(
-      indirect ? BLKIF_OP.BLKIF_OP_INDIRECT : op,
+      op,
       [...data, ...indirectPages],
       (id, slot) => {
         if (!indirect) {

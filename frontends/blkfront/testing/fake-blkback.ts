@@ -240,7 +240,8 @@ export class FakeBlkback {
             for (let j = 0; j < BLKIF_SEGMENTS_PER_INDIRECT_FRAME && segs.length < r.nr_segments; j++) segs.push(blkifRequestSegment.decode(page, j * blkifRequestSegment.size));
           }
           this.transfer(r.indirect_op, Number(r.sector_number), segs);
-          return { id: r.id, operation: op, status: BLKIF_RSP.BLKIF_RSP_OKAY };
+          // Linux's blkback answers with the operation performed, not BLKIF_OP_INDIRECT.
+          return { id: r.id, operation: r.indirect_op, status: BLKIF_RSP.BLKIF_RSP_OKAY };
         }
         case BLKIF_OP.BLKIF_OP_FLUSH_DISKCACHE:
           if (this.features.flushCache !== true) return { id, operation: op, status: BLKIF_RSP.BLKIF_RSP_EOPNOTSUPP };
