@@ -49,10 +49,10 @@ cd ${ROOT}
 xlts() { node ${ROOT}/bin/xlts.js "$@"; }
 xlts create examples/linux-disk.cfg 'disk=["format=raw, vdev=xvda, access=rw, target=${rwImage}", "format=raw, vdev=xvdb, access=ro, target=${roImage}"]' || exit 10
 # The shell is next once /init has loaded xen-blkfront and the disk is Connected.
-for i in $(seq 1 150); do [ "$(xlts xenstore-read /local/domain/1/device/vbd/51712/state 2>/dev/null)" = 4 ] && break; sleep 1; done
+for i in $(seq 1 300); do [ "$(xlts xenstore-read /local/domain/1/device/vbd/51712/state 2>/dev/null)" = 4 ] && break; sleep 1; done
 sleep 3
 printf '%s\\n' ${commands.map((c) => `'${c.replace(/'/g, `'\\''`)}'`).join(' ')} | timeout 60 node ${ROOT}/bin/xlts.js console linux-disk
-xlts shutdown -w linux-disk; echo "SHUTDOWN-STATUS: $?"
+timeout 180 node ${ROOT}/bin/xlts.js shutdown -w linux-disk; echo "SHUTDOWN-STATUS: $?"
 kill $(cat /tmp/xltsd-blk-${phase}/xltsd.pid)
 `;
 }
@@ -84,5 +84,5 @@ describe.skipIf(skipReason !== undefined)('Linux xen-blkfront on our blkback, in
     const second = await runInLab({ argv: ['sh', '-c', script('verify')], rw: [dir], timeoutMs: 600_000 });
     const out2 = second.stdout.toString('utf8');
     expect(out2, `stdout:\n${out2.slice(-4000)}`).toContain(`READBACK-SHA: ${sha}`);
-  }, 900_000);
+  }, 1_300_000);
 });

@@ -28,7 +28,7 @@ export XLTS_RUN_DIR=/tmp/xltsd-lab
 cd ${ROOT}
 xlts() { node ${ROOT}/bin/xlts.js "$@"; }
 xlts create examples/linux.cfg || exit 10
-for i in $(seq 1 150); do
+for i in $(seq 1 300); do
   [ "$(xlts xenstore-read /local/domain/1/control/feature-poweroff 2>/dev/null)" = 1 ] && break
   sleep 1
 done
@@ -36,7 +36,7 @@ echo "FEATURE-POWEROFF: $(xlts xenstore-read /local/domain/1/control/feature-pow
 XENSTORED_PATH=/tmp/xltsd-lab/xenstored.sock xenstore-ls /local/domain/1 | sed 's/^/XSLS: /'
 xlts list -l | tr -d '\\n ' | sed 's/^/LIST: /'; echo
 echo 'echo "CONSOLE-GOT: $((6*7))"' | timeout 30 node ${ROOT}/bin/xlts.js console linux | sed 's/^/CON: /'
-xlts shutdown -w linux; echo "SHUTDOWN-STATUS: $?"
+timeout 180 node ${ROOT}/bin/xlts.js shutdown -w linux; echo "SHUTDOWN-STATUS: $?"
 xlts list -l | tr -d '\\n ' | sed 's/^/AFTER: /'; echo
 echo "SHM-LEFT: $(ls /dev/shm | grep -c xlts)"
 sed 's/^/XLTSD: /' /tmp/xltsd-lab/xltsd.log
