@@ -4,6 +4,9 @@
 //                 the grant mapper, bind the channel; state Connected
 //   frontend Closing/Closed: release the ring and channel; state Closing, then Closed
 //   frontend back to Initialising (a reconnect): state InitWait again
+//   detach (hot-unplug, the toolstack asks): state Closing; the frontend lets go of the disk and
+//                 goes Closed, or, while the guest still has it open, stays Closing (Linux's
+//                 blkfront refuses with "Device in use")
 // Single page ring, one queue, indirect segments and discard; no persistent grants yet.
 import { XenbusState, parseXenbusState, parseXenbusUnsigned } from '../../ring-buffer/xenbus.ts';
 import { BlkifRing, emptyStats, type BlkStats } from './blkif-ring.ts';
@@ -34,6 +37,8 @@ export class VbdBackend {
   private readonly token: string;
   private state: XenbusState = XenbusState.XenbusStateInitialising;
   private busy: Promise<void> = Promise.resolve();
+  private frontendState: XenbusState = XenbusState.XenbusStateUnknown;
+  private readonly stateWaiters = new Set<() => void>();
   readonly stats: BlkStats = emptyStats();
 
   constructor(private readonly o: VbdBackendOptions) {
@@ -80,6 +85,16 @@ export class VbdBackend {
     const raw = await this.o.xs.read(`${this.o.frontendPath}/state`).catch(() => '');
     const parsed = parseXenbusState(raw);
     const fe = parsed.ok ? parsed.value : XenbusState.XenbusStateUnknown;
+    this.frontendState = fe;
+    for (const w of this.stateWaiters) w();
+    if (this.detaching) {
+      // Being unplugged: only closing moves are followed; the device is not offered again.
+      if (fe === XenbusState.XenbusStateClosed || fe === XenbusState.XenbusStateUnknown) {
+        this.disconnect();
+        await this.setState(XenbusState.XenbusStateClosed);
+      }
+      return;
+    }
     switch (fe) {
       case XenbusState.XenbusStateInitialised:
       case XenbusState.XenbusStateConnected:
@@ -134,6 +149,41 @@ export class VbdBackend {
     this.channel = null;
     this.ringPage?.unmap();
     this.ringPage = null;
+  }
+
+  private detaching = false;
+
+  /**
+   * Hot-unplug: says Closing to the frontend and waits up to `timeoutMs` for it to close. Returns
+   * the frontend's state when it did not (the guest still uses the disk), or null once it is safe
+   * to remove. A frontend that never connected (no driver in the guest) needs no answer.
+   */
+  async detach(timeoutMs: number): Promise<XenbusState | null> {
+    this.detaching = true;
+    await this.busy;
+    await this.o.xs.write(`${this.o.backendPath}/online`, '0');
+    await this.setState(XenbusState.XenbusStateClosing);
+    const done = (): boolean =>
+      this.frontendState === XenbusState.XenbusStateClosed || this.frontendState === XenbusState.XenbusStateUnknown || this.frontendState === XenbusState.XenbusStateInitialising;
+    if (done()) return null;
+    return new Promise((resolve) => {
+      const check = (): void => {
+        if (!done()) return;
+        finish(null);
+      };
+      const finish = (r: XenbusState | null): void => {
+        clearTimeout(timer);
+        this.stateWaiters.delete(check);
+        resolve(r);
+      };
+      const timer = setTimeout(() => finish(this.frontendState), timeoutMs);
+      this.stateWaiters.add(check);
+    });
+  }
+
+  /** The frontend's state as last read (XenbusStateUnknown before it wrote one). */
+  get peerState(): XenbusState {
+    return this.frontendState;
   }
 
   /** The device is being removed (domain destroyed or detached). */
