@@ -12,6 +12,7 @@ import { registerDaemon } from './commands/daemon.ts';
 import { registerDomainCommands } from './commands/domains.ts';
 import { registerConsole } from './commands/console.ts';
 import { registerXenstoreCommands } from './commands/xenstore.ts';
+import { registerBlockCommands } from './commands/block.ts';
 
 export function buildProgram(): Command {
   const program = new Command('xlts')
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerDomainCommands(program);
   registerConsole(program);
   registerXenstoreCommands(program);
+  registerBlockCommands(program);
   return program;
 }
 

@@ -272,6 +272,14 @@ export function validateDomainConfig(value: unknown, options: ValidateOptions = 
   return { type: 'process', ...common, program: program! };
 }
 
+/** Checks one untrusted disk (a hot-plugged one: `xlts block-attach`) as a config's `disks[i]` is checked. */
+export function validateDiskSpec(value: unknown): DiskSpec {
+  const problems: string[] = [];
+  const disk = readDisk(value, 'disk', problems);
+  if (disk === undefined || problems.length > 0) throw new DomainConfigError(problems.length > 0 ? problems : ['disk: not a disk']);
+  return disk;
+}
+
 function readDisk(item: unknown, path: string, problems: string[]): DiskSpec | undefined {
   const d = new FieldReader(item, path, problems);
   if (!d.isObject) {

@@ -193,7 +193,7 @@ describe('examples/', () => {
 
   it('every example loads without errors or warnings', async () => {
     const files = (await readdir(examples)).filter((f) => f.endsWith('.cfg')).sort();
-    expect(files).toEqual(['blkbench.cfg', 'idle.cfg', 'idle2.cfg', 'linux-disk.cfg', 'linux.cfg']);
+    expect(files).toEqual(['blkbench.cfg', 'blkhotplug.cfg', 'idle.cfg', 'idle2.cfg', 'linux-disk.cfg', 'linux.cfg']);
     for (const f of files) {
       const { warnings } = await loadXlCfgFile(join(examples, f), { resolvePlaceholder });
       expect(warnings, f).toEqual([]);

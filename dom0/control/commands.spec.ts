@@ -27,6 +27,18 @@ const CONFIG: DomainConfig = {
   max_grant_frames: 64,
 };
 
+const DISK = {
+  target: '/var/img/a.raw',
+  format: 'raw',
+  vdev: 'xvdb',
+  device_id: 51728,
+  access: 'rw',
+  devtype: 'disk',
+  discard: true,
+  trusted: true,
+  direct_io_safe: false,
+} as const;
+
 function badRequest(value: unknown): string {
   try {
     parseCommand(value);
@@ -62,6 +74,10 @@ describe('parseCommand', () => {
       [{ op: 'xenstore-watch', path: '/a', token: 't' }, { op: 'xenstore-watch', path: '/a', token: 't' }],
       [{ op: 'subscribe-events' }, { op: 'subscribe-events' }],
       [{ op: 'subscribe-events', domain: 'web' }, { op: 'subscribe-events', domain: 'web' }],
+      [{ op: 'block-attach', domain: 'web', disk: DISK }, { op: 'block-attach', domain: 'web', disk: DISK }],
+      [{ op: 'block-detach', domain: 2, device: 'xvdb' }, { op: 'block-detach', domain: 2, device: 'xvdb', force: false }],
+      [{ op: 'block-detach', domain: 2, device: '51728', force: true }, { op: 'block-detach', domain: 2, device: '51728', force: true }],
+      [{ op: 'block-list', domain: 'web' }, { op: 'block-list', domain: 'web' }],
     ];
     for (const [input, expected] of cases) expect(parseCommand(input), JSON.stringify(input)).toEqual(expected);
     expect(new Set(cases.map(([, c]) => c.op))).toEqual(new Set(CONTROL_OPS));
@@ -81,6 +97,17 @@ describe('parseCommand', () => {
     expect(badRequest({ op: 'xenstore-write', path: '/a', value: 'x'.repeat(4097) })).toMatch(/XENSTORE_PAYLOAD_MAX/);
     expect(badRequest({ op: 'xenstore-chmod', path: '/a', perms: [] })).toMatch(/non-empty list/);
     expect(badRequest({ op: 'xenstore-chmod', path: '/a', perms: [{ domid: 0, perm: 'x' }] })).toMatch(/n, r, w or b/);
+  });
+
+  it('refuses a block-attach whose disk does not validate with BadConfig', () => {
+    try {
+      parseCommand({ op: 'block-attach', domain: 1, disk: { ...DISK, target: 'relative.img', format: 'qcow2' } });
+      throw new Error('accepted');
+    } catch (e) {
+      expect(e).toBeInstanceOf(BadConfigError);
+      expect((e as BadConfigError).problems.join('\n')).toMatch(/disk.target.*absolute[\s\S]*qcow2/);
+    }
+    expect(badRequest({ op: 'block-detach', domain: 1 })).toMatch(/device must be a string/);
   });
 
   it('refuses a create whose config does not validate with BadConfig, listing the problems', () => {

@@ -5,7 +5,7 @@
 // refused with BadRequest (BadConfig for a create whose config does not validate).
 import type { ShutdownReason } from '../../hypervisor/xen/domain-events.ts';
 import { XENSTORE_LIMITS } from '../../ring-buffer/xs-wire.ts';
-import { DomainConfigError, validateDomainConfig, type DomainConfig, type DomainType } from '../domain-config.ts';
+import { DomainConfigError, validateDiskSpec, validateDomainConfig, type DiskSpec, type DomainConfig, type DomainType } from '../domain-config.ts';
 import { BadConfigError, BadRequestError, NotAllowedInPhaseError, asRecord, type DomainRef } from './errors.ts';
 import { DOMAIN_PHASES, type DomainPhase } from './phases.ts';
 
@@ -46,6 +46,15 @@ export interface CommandArgs {
   'xenstore-watch': { readonly path: string; readonly token: string };
   /** Lifecycle events (of one domain, or of all) come as Events on this connection until it closes. */
   'subscribe-events': { readonly domain?: DomainRef };
+  /** Hot-plug a disk into a domain (xl block-attach); the CLI has resolved the xl disk spec. */
+  'block-attach': { readonly domain: DomainRef; readonly disk: DiskSpec };
+  /**
+   * Unplug a disk, named by vdev (xvdb) or devid (51728): the guest is asked to let go and the
+   * answer waits for it; a guest that still uses the disk keeps it (an error) unless `force`.
+   */
+  'block-detach': { readonly domain: DomainRef; readonly device: string; readonly force?: boolean };
+  /** The domain's disks with both ends' xenbus states and the backend's counters (xl block-list). */
+  'block-list': { readonly domain: DomainRef };
 }
 
 export type ControlOp = keyof CommandArgs;
@@ -66,6 +75,9 @@ export const CONTROL_OPS = [
   'xenstore-chmod',
   'xenstore-watch',
   'subscribe-events',
+  'block-attach',
+  'block-detach',
+  'block-list',
 ] as const satisfies readonly ControlOp[];
 
 /** One command: `{ op: 'pause', domain: 'web' }`. */
@@ -129,6 +141,40 @@ export interface CommandResults {
   'xenstore-watch': Record<never, never>;
   /** The domains as they are when the subscription starts; events follow from there. */
   'subscribe-events': { readonly domains: readonly DomainSummary[] };
+  'block-attach': { readonly domid: number; readonly vdev: string; readonly devid: number };
+  'block-detach': { readonly domid: number; readonly vdev: string; readonly devid: number; readonly forced: boolean };
+  'block-list': { readonly domid: number; readonly devices: readonly BlockDeviceInfo[] };
+}
+
+/** Counters of one virtual block device's backend (all its rings together). */
+export interface BlockDeviceStats {
+  readonly requests: number;
+  readonly reads: number;
+  readonly writes: number;
+  readonly flushes: number;
+  readonly discards: number;
+  readonly indirect: number;
+  readonly bytes_read: number;
+  readonly bytes_written: number;
+  readonly errors: number;
+  /** Times the backend found requests waiting and served them in one go. */
+  readonly batches: number;
+  readonly max_batch: number;
+  /** Event-channel notifications from the frontend, and to it. */
+  readonly notifications_in: number;
+  readonly notifications_out: number;
+}
+
+/** One line of `block-list`. */
+export interface BlockDeviceInfo {
+  readonly vdev: string;
+  readonly devid: number;
+  readonly target: string;
+  readonly access: 'ro' | 'rw';
+  /** XenbusState numbers, as xl block-list shows them (4 = Connected). */
+  readonly backend_state: number;
+  readonly frontend_state: number;
+  readonly stats: BlockDeviceStats;
 }
 
 export type ResultOf<K extends ControlOp> = CommandResults[K];
@@ -148,6 +194,9 @@ export const DOMAIN_COMMAND_PHASES = {
   pause: ['running'],
   unpause: ['paused'],
   'console-attach': ['paused', 'running', 'shutting-down'],
+  'block-attach': ['paused', 'running'],
+  'block-detach': ['paused', 'running', 'shutting-down'],
+  'block-list': ALL_BUT_DYING,
 } as const satisfies Partial<Record<ControlOp, readonly DomainPhase[]>>;
 
 export type DomainCommandOp = keyof typeof DOMAIN_COMMAND_PHASES;
@@ -226,6 +275,23 @@ export function parseCommand(value: unknown): ControlCommand {
     case 'xenstore-watch':
       r.only('path', 'token');
       return { op: 'xenstore-watch', path: r.path('path'), token: r.xsValue('token') };
+    case 'block-attach': {
+      r.only('domain', 'disk');
+      let disk: DiskSpec;
+      try {
+        disk = validateDiskSpec(c.disk);
+      } catch (err) {
+        if (err instanceof DomainConfigError) throw new BadConfigError(err.problems);
+        throw err;
+      }
+      return { op: 'block-attach', domain: r.domain('domain'), disk };
+    }
+    case 'block-detach':
+      r.only('domain', 'device', 'force');
+      return { op: 'block-detach', domain: r.domain('domain'), device: r.xsValue('device'), force: r.boolean('force', false) };
+    case 'block-list':
+      r.only('domain');
+      return { op: 'block-list', domain: r.domain('domain') };
     case 'subscribe-events': {
       r.only('domain');
       return c.domain === undefined ? { op: 'subscribe-events' } : { op: 'subscribe-events', domain: r.domain('domain') };

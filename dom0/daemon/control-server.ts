@@ -158,6 +158,15 @@ class ControlConnection {
         this.cleanups.push(() => void this.o.xs.unwatch(c.path, token).catch(() => undefined));
         return {};
       }
+      case 'block-attach':
+        await reg.attachDisk(d!, c.disk);
+        return { domid: d!.domid, vdev: c.disk.vdev, devid: c.disk.device_id };
+      case 'block-detach': {
+        const { spec, forced } = await reg.detachDisk(d!, c.device, c.force === true);
+        return { domid: d!.domid, vdev: spec.vdev, devid: spec.device_id, forced };
+      }
+      case 'block-list':
+        return { domid: d!.domid, devices: await reg.blockList(d!) };
       case 'subscribe-events': {
         const only = c.domain === undefined ? null : reg.find(c.domain).domid;
         const listener = (e: ControlEvent): void => {

@@ -13,11 +13,11 @@ import { SharedMemoryFile } from '../../hypervisor/memory/shared-memory-file.ts'
 import type { BuiltDomain, LinkFate, ShimSpec } from '../../hypervisor/shim/dom0-link.ts';
 import type { ShutdownReason } from '../../hypervisor/xen/index.ts';
 import { XS } from '../../ring-buffer/xs-wire.ts';
-import { DOMID_FIRST_RESERVED, type DomainSummary } from '../control/commands.ts';
-import { BadConfigError, InternalControlError, NameInUseError, NoSuchDomainError, type DomainRef } from '../control/errors.ts';
+import { DOMID_FIRST_RESERVED, type BlockDeviceInfo, type DomainSummary } from '../control/commands.ts';
+import { BadConfigError, BadRequestError, BusyError, InternalControlError, NameInUseError, NoSuchDomainError, type DomainRef } from '../control/errors.ts';
 import type { ControlEvent } from '../control/messages.ts';
 import { checkPhaseTransition, phaseAfterShutdown, shutdownPolicyKey, type DomainPhase } from '../control/phases.ts';
-import type { DomainConfig } from '../domain-config.ts';
+import type { DiskSpec, DomainConfig } from '../domain-config.ts';
 import { XenstoreRingServer, type XenstoreEngine, type XsConnection } from '../xenstore/index.ts';
 import { ConsoleRingBackend } from '../../hypervisor/xen/console-ring-backend.ts';
 import { DomainGrants } from '../grants/domain-grants.ts';
@@ -49,6 +49,14 @@ export interface RegistryEvents {
 
 type ConsoleListener = (bytes: Uint8Array) => void;
 
+export interface AttachedDisk {
+  readonly spec: DiskSpec;
+  readonly backend: VbdBackend;
+}
+
+/** How long block-detach waits for the guest to let go of a disk (libxl waits 10 s too). */
+const DETACH_TIMEOUT_MS = 10_000;
+
 export class ManagedDomain {
   phase: DomainPhase = 'creating';
   shutdownReason: ShutdownReason | undefined;
@@ -56,7 +64,8 @@ export class ManagedDomain {
   ram: SharedMemoryFile | null = null;
   ring: XenstoreRingServer | null = null;
   gnttab: SharedMemoryFile | null = null;
-  readonly vbds: VbdBackend[] = [];
+  /** Disks by devid: those of the config and the hot-plugged ones. */
+  readonly disks = new Map<number, AttachedDisk>();
   grants: DomainGrants | null = null;
   /** Handlers of the guest's ports bound to Dom0 by backends (besides store and console). */
   readonly portHandlers = new Map<number, () => void>();
@@ -229,10 +238,16 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
     for (const disk of c.disks) await this.attachDisk(d, disk);
   }
 
-  /** A block device: its xenstore directories and a blkback serving the image, before the guest runs. */
-  private async attachDisk(d: ManagedDomain, disk: DomainConfig['disks'][number]): Promise<void> {
+  /**
+   * A block device: its xenstore directories and a blkback serving the image. At build time the
+   * guest finds it when it boots; on a running guest (block-attach) its xenbus sees the new
+   * frontend directory and connects, as after xl block-attach.
+   */
+  async attachDisk(d: ManagedDomain, disk: DiskSpec): Promise<void> {
     const grants = d.grants;
     if (grants === null) throw new InternalControlError(`domain ${d.domid} has no grant table`);
+    const clash = [...d.disks.values()].find((x) => x.spec.device_id === disk.device_id || x.spec.vdev === disk.vdev);
+    if (clash !== undefined) throw new BadConfigError([`disk ${disk.vdev}: domain ${d.domid} already has ${clash.spec.vdev} (devid ${clash.spec.device_id})`]);
     let storage: RawImage;
     try {
       storage = new RawImage(disk.target, disk.access === 'ro');
@@ -254,9 +269,73 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
       log: (line) => this.opts.log(`dom${d.domid} vbd ${disk.vdev}: ${line}`),
     });
     // Owned by the domain from here, so a failure below still closes the image on teardown.
-    d.vbds.push(backend);
-    await writeVbdXenstore(this.opts.xs, d.domid, disk);
-    await backend.start();
+    d.disks.set(disk.device_id, { spec: disk, backend });
+    try {
+      await writeVbdXenstore(this.opts.xs, d.domid, disk);
+      await backend.start();
+    } catch (err) {
+      if (d.phase === 'creating') throw err; // the whole domain is undone
+      await this.releaseDisk(d, disk.device_id);
+      throw err;
+    }
+  }
+
+  /** block-detach: the guest is asked to let go (Closing) and the disk goes once it has. */
+  async detachDisk(d: ManagedDomain, device: string, force: boolean): Promise<{ spec: DiskSpec; forced: boolean }> {
+    const found = [...d.disks.values()].find((x) => x.spec.vdev === device || String(x.spec.device_id) === device);
+    if (found === undefined) {
+      const have = [...d.disks.values()].map((x) => x.spec.vdev).join(', ') || 'none';
+      throw new BadRequestError(`domain ${d.domid} has no disk ${JSON.stringify(device)} (it has: ${have})`);
+    }
+    const left = await found.backend.detach(DETACH_TIMEOUT_MS);
+    if (left !== null && !force) {
+      throw new BusyError(`disk ${found.spec.vdev} of domain ${d.domid}: the guest did not let go within ${DETACH_TIMEOUT_MS / 1000} s (frontend state ${left}; in use?); it stays unplugged from new I/O's point of view only when forced (--force)`);
+    }
+    await this.releaseDisk(d, found.spec.device_id);
+    return { spec: found.spec, forced: left !== null };
+  }
+
+  private async releaseDisk(d: ManagedDomain, devid: number): Promise<void> {
+    const disk = d.disks.get(devid);
+    d.disks.delete(devid);
+    await disk?.backend.close().catch(() => undefined);
+    await removeVbdXenstore(this.opts.xs, d.domid, devid);
+  }
+
+  async blockList(d: ManagedDomain): Promise<BlockDeviceInfo[]> {
+    const state = async (path: string): Promise<number> => {
+      const v = Number(await this.opts.xs.read(`${path}/state`).catch(() => '0'));
+      return Number.isInteger(v) ? v : 0;
+    };
+    const disks = [...d.disks.values()].sort((a, b) => a.spec.device_id - b.spec.device_id);
+    const out: BlockDeviceInfo[] = [];
+    for (const { spec, backend } of disks) {
+      const s = backend.stats;
+      out.push({
+          vdev: spec.vdev,
+          devid: spec.device_id,
+          target: spec.target,
+          access: spec.access,
+          backend_state: await state(vbdBackendPath(d.domid, spec.device_id)),
+          frontend_state: await state(vbdFrontendPath(d.domid, spec.device_id)),
+          stats: {
+            requests: s.requests,
+            reads: s.reads,
+            writes: s.writes,
+            flushes: s.flushes,
+            discards: s.discards,
+            indirect: s.indirect,
+            bytes_read: s.bytesRead,
+            bytes_written: s.bytesWritten,
+            errors: s.errors,
+            batches: s.batches,
+            max_batch: s.maxBatch,
+            notifications_in: s.notificationsIn,
+            notifications_out: s.notificationsOut,
+          },
+        });
+    }
+    return out;
   }
 
   /**
@@ -299,16 +378,24 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
     return new Promise((resolve) => {
       const check = (e: ControlEvent): void => {
         if (e.kind === 'removed' && e.domid === d.domid) done('gone');
-        else if (e.kind === 'phase' && e.domid === d.domid && (e.to === 'shutdown' || e.to === 'crashed')) done(e.to);
+        // A domain its policy destroys (or restarts) is waited for until it is gone, so the
+        // caller finds its images closed and its resources freed, as after xl shutdown -w.
+        else if (e.kind === 'phase' && e.domid === d.domid && (e.to === 'shutdown' || e.to === 'crashed') && this.preservedAfter(d, e.to)) done(e.to);
       };
       const done = (p: DomainPhase | 'gone'): void => {
         this.off('event', check);
         resolve(p);
       };
       if (!this.domains.has(d.domid)) resolve('gone');
-      else if (d.phase === 'shutdown' || d.phase === 'crashed') resolve(d.phase);
+      else if ((d.phase === 'shutdown' || d.phase === 'crashed') && this.preservedAfter(d, d.phase)) resolve(d.phase);
       else this.on('event', check);
     });
+  }
+
+  /** Whether the on_* policy keeps the domain once it is in `phase` (shutdown or crashed). */
+  private preservedAfter(d: ManagedDomain, phase: 'shutdown' | 'crashed'): boolean {
+    const key = d.shutdownReason === undefined ? (phase === 'crashed' ? 'on_crash' : undefined) : shutdownPolicyKey(d.shutdownReason) ?? 'on_crash';
+    return key === undefined || d.config[key] === 'preserve';
   }
 
   private async guestEnded(d: ManagedDomain, fate: LinkFate): Promise<void> {
@@ -326,10 +413,12 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
       await d.shim?.exitedPromise;
       return;
     }
+    // A restart keeps the disks the domain has now (hot-plugged ones too), as libxl does.
+    const config: DomainConfig = { ...d.config, disks: [...d.disks.values()].map((x) => x.spec) };
     await this.destroy(d);
     if (action === 'restart') {
       try {
-        await this.create(d.config, false);
+        await this.create(config, false);
       } catch (err) {
         this.opts.log(`dom${d.domid} (${d.name}): restart failed: ${err instanceof Error ? err.message : String(err)}`);
       }
@@ -348,8 +437,7 @@ export class DomainRegistry extends EventEmitter<RegistryEvents> {
     d.ring?.close();
     d.ring = null;
     d.console = null;
-    for (const v of d.vbds.splice(0)) await v.close().catch(() => undefined);
-    for (const disk of d.config.disks) await removeVbdXenstore(this.opts.xs, d.domid, disk.device_id);
+    for (const devid of [...d.disks.keys()]) await this.releaseDisk(d, devid);
     await d.shim?.stop();
     if (this.opts.engine.isIntroduced(d.domid)) this.opts.engine.releaseDomain(d.domid);
     await removeDomainXenstore(this.opts.xs, d.domid, d.uuid);

@@ -60,4 +60,8 @@ export async function writeVbdXenstore(xs: XenstoreClient, domid: number, disk: 
 export async function removeVbdXenstore(xs: XenstoreClient, domid: number, devid: number): Promise<void> {
   await xs.rm(vbdFrontendPath(domid, devid)).catch(() => undefined);
   await xs.rm(vbdBackendPath(domid, devid)).catch(() => undefined);
+  // The domain's last disk takes backend/vbd/<domid> with it, as libxl leaves no empty directory.
+  const parent = `/local/domain/0/backend/vbd/${domid}`;
+  const left = await xs.directory(parent).catch(() => null);
+  if (left !== null && left.length === 0) await xs.rm(parent).catch(() => undefined);
 }

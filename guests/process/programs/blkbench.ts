@@ -10,7 +10,7 @@ import type { ProgramEnv } from './program.ts';
 
 export type BlkbenchEnv = ProgramEnv;
 
-interface DiskReport {
+export interface DiskReport {
   readonly vbd: string;
   readonly sectors: number;
   readonly checks: number;
@@ -38,7 +38,7 @@ interface Percentiles {
 const MIB = 1024 * 1024;
 
 /** xorshift32: reproducible data and offsets without Math.random. */
-class Rng {
+export class Rng {
   constructor(private x: number) {
     if (this.x === 0) this.x = 0x9e3779b9;
   }
@@ -69,7 +69,7 @@ function percentiles(samples: number[]): Percentiles {
   return { p50: at(0.5), p90: at(0.9), p99: at(0.99), max: Math.round(s.at(-1) ?? 0) };
 }
 
-function kernelChannels(env: ProgramEnv): EventChannels {
+export function kernelChannels(env: ProgramEnv): EventChannels {
   return {
     allocUnbound: (remote) => env.kernel.allocUnbound(remote),
     bind: (port, handler) => env.kernel.bind(port, handler),
@@ -78,7 +78,7 @@ function kernelChannels(env: ProgramEnv): EventChannels {
 }
 
 /** The verifying workload: every mismatch or failure is an entry in `errors`. */
-async function verify(dev: Blkfront, rng: Rng, report: DiskReport, log: (s: string) => void): Promise<number> {
+export async function verify(dev: Blkfront, rng: Rng, report: DiskReport, log: (s: string) => void): Promise<number> {
   const { sectors, maxSegments } = dev.info;
   const perSector = dev.info.sectorSize / BLKIF_SECTOR_SIZE;
   // Sizes in 512-byte sectors: one sector, one page, 11 pages (direct limit), just above it, the indirect limit.

@@ -1,5 +1,6 @@
 // The built-in process-guest programs, by the name xl.cfg's `program =` gives.
 import { blkbench } from './blkbench.ts';
+import { blkhotplug } from './blkhotplug.ts';
 import { idle } from './idle.ts';
 import type { ProcessProgram } from './program.ts';
 
@@ -8,6 +9,7 @@ export type { ProcessProgram, ProgramEnv } from './program.ts';
 export const BUILTIN_PROGRAMS: ReadonlyMap<string, ProcessProgram> = new Map([
   ['idle', idle],
   ['blkbench', blkbench],
+  ['blkhotplug', blkhotplug],
 ]);
 
 export function builtinProgram(name: string): ProcessProgram | undefined {
