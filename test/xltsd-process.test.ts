@@ -1,51 +1,33 @@
 // xltsd end to end on this host with process guests (no KVM needed): the real CLI against a real
 // daemon, real shim processes, real /dev/shm RAM files, real XenStore rings, and Debian's
 // xenstore-utils against the daemon's socket. Each test gets its own run directory.
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { DomainSummary } from '../dom0/control/commands.ts';
-import { runPaths, type RunPaths } from '../dom0/daemon/run-dir.ts';
-import { startXltsd, type Xltsd } from '../dom0/daemon/xltsd.ts';
-import { ControlClient } from '../cli/daemon-client.ts';
+import type { RunPaths } from '../dom0/daemon/run-dir.ts';
+import type { Xltsd } from '../dom0/daemon/xltsd.ts';
+import type { ControlClient } from '../cli/daemon-client.ts';
 import { loadXlCfgFile } from '../cli/xl-cfg/index.ts';
+import { EXAMPLES, ROOT, XLTS, XltsdHarness, eventually, run, type CliResult } from './support/xltsd-harness.ts';
 
-const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const XLTS = path.join(ROOT, 'bin/xlts.js');
-const EXAMPLES = path.join(ROOT, 'examples');
-
+let h: XltsdHarness;
 let dir: string;
 let paths: RunPaths;
 let daemon: Xltsd;
 let client: ControlClient;
 
 beforeEach(async () => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'xltsd-test-'));
-  paths = runPaths(dir);
-  daemon = await startXltsd({ runDir: dir, log: () => undefined });
-  client = await ControlClient.connect(paths.controlSocket);
+  h = await XltsdHarness.start();
+  ({ dir, paths, daemon, client } = h);
 });
 
 afterEach(async () => {
-  client.close();
-  await daemon.close();
-  fs.rmSync(dir, { recursive: true, force: true });
+  await h.stop();
 });
 
-/** The CLI as a user runs it, against this test's daemon. */
-async function xlts(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [XLTS, ...args], { env: { ...process.env, XLTS_RUN_DIR: dir }, cwd: ROOT });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
+function xlts(...args: string[]): Promise<CliResult> {
+  return h.xlts(...args);
 }
 
 async function listLong(): Promise<Array<DomainSummary & { state: string }>> {
@@ -54,33 +36,14 @@ async function listLong(): Promise<Array<DomainSummary & { state: string }>> {
   return JSON.parse(r.stdout) as Array<DomainSummary & { state: string }>;
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 20_000): Promise<T> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 /** The guest's own write, through its store ring: its xenbus client is connected. */
 async function xenbusConnected(domid: number): Promise<true | undefined> {
   const r = await client.request({ op: 'xenstore-read', path: `/local/domain/${domid}/control/feature-poweroff` });
   return r.value === '1' ? true : undefined;
 }
 
-/** Nothing of any domain is left: no shim process, no RAM file, no xenstore node. */
-async function expectNothingLeft(): Promise<void> {
-  expect(daemon.registry.size).toBe(0);
-  const shm = fs.readdirSync('/dev/shm').filter((f) => `/dev/shm/${f}`.startsWith(paths.shmPrefix));
-  expect(shm).toEqual([]);
-  const { nodes } = await client.request({ op: 'xenstore-ls', path: '/local/domain' });
-  expect(nodes.map((n) => n.path).filter((p) => /^\/local\/domain\/[1-9]/.test(p))).toEqual([]);
-  const vm = await client.request({ op: 'xenstore-ls', path: '/vm' });
-  expect(vm.nodes.map((n) => n.path)).toEqual(['/vm']);
-  const { stdout } = await run('ps', ['-eo', 'args']);
-  expect(stdout.split('\n').filter((l) => l.includes('shim-child') && l.includes(XLTS))).toEqual([]);
+function expectNothingLeft(): Promise<void> {
+  return h.expectNothingLeft();
 }
 
 describe('xltsd with process guests', () => {

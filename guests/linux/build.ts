@@ -30,10 +30,12 @@ export const LINUX_GUEST_RECIPE_VERSION = 2;
 
 /**
  * Modules the guest loads, dependencies added from each module's .modinfo (Debian's package
- * ships no modules.dep: depmod writes it at install time). For 6.1 neither has any: xenbus and
- * the grant table are built in.
+ * ships no modules.dep: depmod writes it at install time). The PV drivers have none in 6.1 (xenbus
+ * and the grant table are built in). ext4 (which also mounts ext2, as busybox's mke2fs makes) lets
+ * the guest put a filesystem on its PV disk; it pulls jbd2, mbcache and crc16, and crc32c_generic
+ * is its soft dependency for filesystems with metadata checksums (a host's mkfs.ext4 default).
  */
-export const LINUX_GUEST_MODULE_ROOTS = ['xen_blkfront', 'xen_netfront'] as const;
+export const LINUX_GUEST_MODULE_ROOTS = ['xen_blkfront', 'xen_netfront', 'crc32c_generic', 'ext4'] as const;
 
 export interface LinuxGuest {
   /** ELF vmlinux, for `xlts run --kernel`. */
