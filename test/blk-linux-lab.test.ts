@@ -82,7 +82,7 @@ xlts destroy ${DOMAIN}; echo "DESTROY-STATUS: $?"
 `;
 
 function debugfs(image: string, request: string): Buffer {
-  return execFileSync('debugfs', ['-R', request, image], { stdio: ['ignore', 'pipe', 'ignore'] });
+  return execFileSync('debugfs', ['-R', request, image], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 64 * MiB });
 }
 
 describe.skipIf(skipReason !== undefined)('Linux xen-blkfront on our blkback, in the lab', () => {
