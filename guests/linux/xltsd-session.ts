@@ -50,7 +50,16 @@ xlts console ${shQuote(o.domain)} </tmp/console-in >/tmp/console-out 2>&1 &
 exec 3>/tmp/console-in
 ${o.live === true ? 'tail -f /tmp/console-out & tailer=$!' : ''}
 send() { printf '%s\\n' "$1" >&3; }
-step() { send "echo STEP-\\$((0+$1))"; for i in $(seq 1 \${2:-120}); do grep -q "STEP-$1" /tmp/console-out && return 0; sleep 1; done; echo "TIMEOUT waiting for step $1"; return 1; }
+step() {
+  send "echo STEP-\\$((0+$1))"
+  for i in $(seq 1 \${2:-120}); do grep -q "STEP-$1" /tmp/console-out && return 0; sleep 1; done
+  echo "TIMEOUT waiting for step $1"
+  # What is the guest doing? Its blocked tasks and CPU backtraces (sysrq w, l through control/sysrq,
+  # which Linux's xenbus handles) land on the console shown at the end.
+  xlts list
+  for key in w l; do xlts xenstore-write /local/domain/1/control/sysrq $key; sleep 10; done
+  return 1
+}
 finish() {
   sleep 1
   ${o.live === true ? 'kill $tailer 2>/dev/null' : `echo '--- console ---'; cat /tmp/console-out`}
