@@ -40,6 +40,9 @@ export interface BlockStorage {
   readonly readOnly: boolean;
   read(offset: number, dest: Uint8Array): void;
   write(offset: number, src: Uint8Array): void;
+  /** Optional: several buffers at consecutive offsets in one system call (a request's segments). */
+  readv?(offset: number, dests: readonly Uint8Array[]): void;
+  writev?(offset: number, srcs: readonly Uint8Array[]): void;
   /** Durable on the host before it returns (fdatasync). */
   flush(): void;
   /** Frees the range (reads return zeros afterwards); false when the storage cannot. */

@@ -34,6 +34,25 @@ describe('RawImage', () => {
     expect(onDisk[16384]).toBe(0x11);
   });
 
+  it('moves a request\'s segments with one vectored call each way, and reports a short read', () => {
+    const p = image(16 * 1024);
+    const img = new RawImage(p, false);
+    const segs = [Buffer.alloc(4096, 1), Buffer.alloc(512, 2), Buffer.alloc(1024, 3)];
+    img.writev(2048, segs);
+    const back = [new Uint8Array(4096), new Uint8Array(512), new Uint8Array(1024)];
+    img.readv(2048, back);
+    expect(back.map((b) => [b[0], b.at(-1)])).toEqual([
+      [1, 1],
+      [2, 2],
+      [3, 3],
+    ]);
+    expect(fs.readFileSync(p).subarray(2048, 2048 + 5632).equals(Buffer.concat(segs))).toBe(true);
+    // Past the end of the file the vectored read comes up short and the rest is refused.
+    expect(() => img.readv(16 * 1024 - 512, [new Uint8Array(512), new Uint8Array(512)])).toThrow(/short read/);
+    img.close();
+    expect(() => new RawImage(p, true).writev(0, [Buffer.alloc(512)])).toThrow(ImageError);
+  });
+
   it('refuses writes to a read-only image and leaves it untouched', () => {
     const p = image(4096);
     const img = new RawImage(p, true);

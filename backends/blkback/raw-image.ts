@@ -57,6 +57,27 @@ export class RawImage implements BlockStorage {
     while (done < src.length) done += fs.writeSync(this.live(), src, done, src.length - done, offset + done);
   }
 
+  /** One preadv for a request's segments; a short transfer (rare) finishes buffer by buffer. */
+  readv(offset: number, dests: readonly Uint8Array[]): void {
+    const n = fs.readvSync(this.live(), dests as Uint8Array[], offset);
+    this.finish(offset, dests, n, (at, b) => this.read(at, b));
+  }
+
+  writev(offset: number, srcs: readonly Uint8Array[]): void {
+    if (this.readOnly) throw new ImageError('write to a read-only image');
+    const n = fs.writevSync(this.live(), srcs as Uint8Array[], offset);
+    this.finish(offset, srcs, n, (at, b) => this.write(at, b));
+  }
+
+  private finish(offset: number, bufs: readonly Uint8Array[], done: number, one: (at: number, b: Uint8Array) => void): void {
+    let at = offset;
+    for (const b of bufs) {
+      const covered = Math.min(b.length, Math.max(0, done - (at - offset)));
+      if (covered < b.length) one(at + covered, b.subarray(covered));
+      at += b.length;
+    }
+  }
+
   flush(): void {
     fs.fdatasyncSync(this.live());
   }

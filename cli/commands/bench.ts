@@ -10,7 +10,7 @@ export function registerBench(program: Command): void {
   program
     .command('bench')
     .description('run a benchmark and print its table (figures are ratios measured side by side)')
-    .argument('[name]', 'which benchmark: ring, hypercall (shim round trips, host and KVM lab), kvm-exit (KVM exit paths), boot (Linux boot vs QEMU+KVM, in the lab), xenstore (XenStore ops/s), domain (create/shutdown through xltsd)', 'ring')
+    .argument('[name]', 'which benchmark: ring, hypercall (shim round trips, host and KVM lab), kvm-exit (KVM exit paths), boot (Linux boot vs QEMU+KVM, in the lab), xenstore (XenStore ops/s), domain (create/shutdown through xltsd), blk (PV disk vs the host on the same image)', 'ring')
     .option('--requests <n>', 'round trips (ring), iterations (hypercall) or exits (kvm-exit) per configuration and run', positiveInt)
     .option('--repeat <n>', 'runs of each configuration', positiveInt)
     .option('--here', 'hypercall: only on this machine, not also in the KVM lab')
@@ -35,8 +35,11 @@ export function registerBench(program: Command): void {
       } else if (name === 'domain') {
         const { runDomainBench } = await import('../../bench/domain-bench.ts');
         await runDomainBench({ out: process.stdout, ...(opts.repeat === undefined ? {} : { runs: opts.repeat }) });
+      } else if (name === 'blk') {
+        const { runBlkBench } = await import('../../bench/blk-bench.ts');
+        await runBlkBench({ out: process.stdout, ...(opts.repeat === undefined ? {} : { rounds: opts.repeat }) });
       } else {
-        throw new Error(`unknown benchmark '${name}' (known: ring, hypercall, kvm-exit, boot, xenstore, domain)`);
+        throw new Error(`unknown benchmark '${name}' (known: ring, hypercall, kvm-exit, boot, xenstore, domain, blk)`);
       }
     });
 }
