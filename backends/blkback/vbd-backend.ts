@@ -7,11 +7,24 @@
 //   detach (hot-unplug, the toolstack asks): state Closing; the frontend lets go of the disk and
 //                 goes Closed, or, while the guest still has it open, stays Closing (Linux's
 //                 blkfront refuses with "Device in use")
-// Single page ring, one queue, indirect segments and discard; no persistent grants yet.
+// Multi-page rings (max-ring-page-order 4), up to 4 queues, indirect segments and discard; no
+// persistent grants yet (feature-persistent 0: the frontend then grants per request).
 import { XenbusState, parseXenbusState, parseXenbusUnsigned } from '../../ring-buffer/xenbus.ts';
 import { BlkifRing, emptyStats, type BlkStats } from './blkif-ring.ts';
 import type { BindEventChannel, BlockStorage, EventChannel, GrantMapper, GrantMapping, XenstoreAccess } from './interfaces.ts';
 import { MAX_INDIRECT_SEGMENTS, SECTOR_SIZE } from './request.ts';
+
+/** Linux's blkback offers rings of up to 2^4 pages (xen_blkif_max_ring_order) ... */
+const MAX_RING_PAGE_ORDER = 4;
+/** ... and as many queues as it has CPUs; we offer a fixed few (one event loop serves them all). */
+const MAX_QUEUES = 4;
+const PAGE_SIZE = 4096;
+
+interface Queue {
+  readonly pages: GrantMapping[];
+  channel: EventChannel | null;
+  ring: BlkifRing;
+}
 
 /** The only ABI offered (io/protocols.h XEN_IO_PROTO_ABI_X86_64). */
 const PROTO_X86_64 = 'x86_64-abi';
@@ -31,9 +44,7 @@ export interface VbdBackendOptions {
 }
 
 export class VbdBackend {
-  private ringPage: GrantMapping | null = null;
-  private channel: EventChannel | null = null;
-  private ring: BlkifRing | null = null;
+  private readonly queues: Queue[] = [];
   private readonly token: string;
   private state: XenbusState = XenbusState.XenbusStateInitialising;
   private busy: Promise<void> = Promise.resolve();
@@ -73,7 +84,8 @@ export class VbdBackend {
     }
     await w('feature-max-indirect-segments', MAX_INDIRECT_SEGMENTS);
     await w('feature-persistent', 0);
-    await w('max-ring-page-order', 0);
+    await w('max-ring-page-order', MAX_RING_PAGE_ORDER);
+    await w('multi-queue-max-queues', MAX_QUEUES);
     await this.setState(XenbusState.XenbusStateInitWait);
     // Serialised: each frontend state change is handled after the previous one finished.
     await this.o.xs.watch(`${this.o.frontendPath}/state`, this.token, () => {
@@ -98,7 +110,12 @@ export class VbdBackend {
     switch (fe) {
       case XenbusState.XenbusStateInitialised:
       case XenbusState.XenbusStateConnected:
-        if (this.ring === null) await this.connect();
+        if (this.queues.length === 0) await this.connect().catch(async (err: unknown) => {
+          // A frontend that names bad rings gets the device closed, as Linux's blkback does.
+          this.disconnect();
+          this.log(`connect: ${err instanceof Error ? err.message : String(err)}`);
+          await this.setState(XenbusState.XenbusStateClosing);
+        });
         break;
       case XenbusState.XenbusStateClosing:
         this.disconnect();
@@ -123,32 +140,73 @@ export class VbdBackend {
       if (!v.ok) throw new Error(`frontend ${key}: ${v.reason}`);
       return v.value;
     };
+    const optional = async (key: string, fallback: number): Promise<number> => {
+      const raw = await this.o.xs.read(`${f}/${key}`).catch(() => null);
+      if (raw === null) return fallback;
+      const v = parseXenbusUnsigned(raw, 0xffffffff);
+      if (!v.ok) throw new Error(`frontend ${key}: ${v.reason}`);
+      return v.value;
+    };
     const protocol = await this.o.xs.read(`${f}/protocol`).catch(() => PROTO_X86_64);
     if (protocol !== PROTO_X86_64) {
       this.log(`protocol ${JSON.stringify(protocol)} is not offered (only ${PROTO_X86_64})`);
       await this.setState(XenbusState.XenbusStateClosing);
       return;
     }
-    const ringRef = await num('ring-ref');
-    const port = await num('event-channel');
-    // The shared ring is a granted page too; we write responses into it.
-    this.ringPage = this.o.grants.map(ringRef, 'write');
-    const page = this.ringPage.bytes;
-    this.channel = await this.o.bindEventChannel(port, () => this.ring?.kick());
-    const channel = this.channel;
+    // One queue unless the frontend asked for more (multi-queue-num-queues, then queue-N/ holds
+    // each queue's ring-ref(s) and event-channel); ring-page-order applies to every queue.
+    const queues = await optional('multi-queue-num-queues', 1);
+    const order = await optional('ring-page-order', 0);
+    if (queues < 1 || queues > MAX_QUEUES || order > MAX_RING_PAGE_ORDER) {
+      this.log(`frontend asks for ${queues} queue(s) of 2^${order}-page rings; at most ${MAX_QUEUES} of 2^${MAX_RING_PAGE_ORDER} are offered`);
+      await this.setState(XenbusState.XenbusStateClosing);
+      return;
+    }
     const discard = !this.o.storage.readOnly && this.o.discard === true;
-    this.ring = new BlkifRing(page, this.o.storage, this.o.grants, () => channel.notify(), this.stats, (line) => this.log(line), discard);
+    for (let q = 0; q < queues; q++) {
+      const dir = queues === 1 ? '' : `queue-${q}/`;
+      const refs: number[] = [];
+      if (order === 0) refs.push(await num(`${dir}ring-ref`));
+      else for (let i = 0; i < 2 ** order; i++) refs.push(await num(`${dir}ring-ref${i}`));
+      const port = await num(`${dir}event-channel`);
+      const queue = await this.connectQueue(refs, port, discard);
+      this.queues.push(queue);
+    }
     await this.setState(XenbusState.XenbusStateConnected);
     // Requests may already be waiting.
-    this.ring.kick();
+    for (const q of this.queues) q.ring.kick();
+  }
+
+  /**
+   * Maps one queue's ring pages (written into: responses) and binds its channel. A multi-page
+   * ring must be contiguous in the guest (Linux allocates it so); each page is still mapped and
+   * checked on its own, and the ring is the view over exactly those pages.
+   */
+  private async connectQueue(refs: readonly number[], port: number, discard: boolean): Promise<Queue> {
+    const pages: GrantMapping[] = [];
+    const queue: Queue = { pages, channel: null, ring: null as unknown as BlkifRing };
+    try {
+      for (const ref of refs) pages.push(this.o.grants.map(ref, 'write'));
+      const first = pages[0]!.bytes;
+      const contiguous = pages.every((m, i) => m.bytes.buffer === first.buffer && m.bytes.byteOffset === first.byteOffset + i * PAGE_SIZE && m.bytes.byteLength === PAGE_SIZE);
+      if (!contiguous) throw new Error(`the ${refs.length} ring pages are not consecutive guest pages`);
+      const view = new Uint8Array(first.buffer, first.byteOffset, refs.length * PAGE_SIZE);
+      queue.channel = await this.o.bindEventChannel(port, () => queue.ring.kick());
+      const channel = queue.channel;
+      queue.ring = new BlkifRing(view, this.o.storage, this.o.grants, () => channel.notify(), this.stats, (line) => this.log(line), discard);
+      return queue;
+    } catch (err) {
+      queue.channel?.close();
+      for (const m of pages) m.unmap();
+      throw err;
+    }
   }
 
   private disconnect(): void {
-    this.ring = null;
-    this.channel?.close();
-    this.channel = null;
-    this.ringPage?.unmap();
-    this.ringPage = null;
+    for (const q of this.queues.splice(0)) {
+      q.channel?.close();
+      for (const m of q.pages) m.unmap();
+    }
   }
 
   private detaching = false;

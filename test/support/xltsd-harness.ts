@@ -68,7 +68,9 @@ export class XltsdHarness {
     expect(nodes.map((n) => n.path).filter((p) => /^\/local\/domain\/[1-9]/.test(p) || /^\/local\/domain\/0\/backend\/[^/]+\/[0-9]+/.test(p))).toEqual([]);
     const vm = await this.client.request({ op: 'xenstore-ls', path: '/vm' });
     expect(vm.nodes.map((n) => n.path)).toEqual(['/vm']);
-    const { stdout } = await run('ps', ['-eo', 'args']);
+    // This daemon runs in this process, so its shims are our children (other test files run
+    // daemons of their own at the same time).
+    const { stdout } = await run('ps', ['-o', 'args=', '--ppid', String(process.pid)]).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? '' }));
     expect(stdout.split('\n').filter((l) => l.includes('shim-child') && l.includes(XLTS))).toEqual([]);
   }
 }
