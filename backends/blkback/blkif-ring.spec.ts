@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BLKIF_OP, BLKIF_RING_ENTRY_SIZE, BLKIF_RSP, blkifRequest, blkifRequestDiscard, blkifRequestIndirect, blkifRequestSegment, blkifResponse } from '../../ring-buffer/blkif.ts';
 import { FrontRing } from '../../ring-buffer/front-ring.ts';
 import { SRING_WORD, initSharedRing, sringIndexWords } from '../../ring-buffer/sring.ts';
-import { BlkifRing } from './blkif-ring.ts';
+import { BlkifRing, type BlkifRingOptions } from './blkif-ring.ts';
 import type { BlockStorage, GrantMapper } from './interfaces.ts';
 
 const PAGE = 4096;
@@ -37,22 +37,38 @@ class MemDisk implements BlockStorage {
   close(): void {}
 }
 
-/** ref -> page, and whether the frontend granted it read-only. */
-function fakeGrants(pages: Map<number, { bytes: Uint8Array; readonly: boolean }>): GrantMapper & { mapped: number } {
+/**
+ * ref -> page, and whether the frontend granted it read-only; the spec may change or delete an
+ * entry later (the guest revoking or regranting), which stillGranted() then sees.
+ */
+function fakeGrants(pages: Map<number, { bytes: Uint8Array; readonly: boolean }>): GrantMapper & { mapped: number; maps: number } {
   const g = {
     mapped: 0,
+    maps: 0,
     map(ref: number, access: 'read' | 'write') {
       const p = pages.get(ref);
       if (p === undefined) throw new Error(`ref ${ref} not granted`);
       if (access === 'write' && p.readonly) throw new Error(`ref ${ref} is read-only`);
       g.mapped++;
-      return { bytes: p.bytes, unmap: () => void g.mapped-- };
+      g.maps++;
+      let live = true;
+      return {
+        bytes: p.bytes,
+        unmap: () => {
+          if (live) g.mapped--;
+          live = false;
+        },
+        stillGranted: () => {
+          const now = pages.get(ref);
+          return live && now !== undefined && now.bytes === p.bytes && !(access === 'write' && now.readonly);
+        },
+      };
     },
   };
   return g;
 }
 
-function setup(disk = new MemDisk(64), discard = false) {
+function setup(disk = new MemDisk(64), discard = false, more: Partial<BlkifRingOptions> = {}) {
   const ringPage = new Uint8Array(new SharedArrayBuffer(PAGE));
   initSharedRing(ringPage);
   const front = new FrontRing(ringPage, BLKIF_RING_ENTRY_SIZE);
@@ -60,7 +76,7 @@ function setup(disk = new MemDisk(64), discard = false) {
   for (let ref = 8; ref < 20; ref++) pages.set(ref, { bytes: new Uint8Array(PAGE), readonly: ref >= 16 });
   const grants = fakeGrants(pages);
   let notified = 0;
-  const back = new BlkifRing(ringPage, disk, grants, () => void notified++, undefined, undefined, discard);
+  const back = new BlkifRing(ringPage, { storage: disk, grants, notify: () => void notified++, discard, ...more });
   const request = (r: { operation: number; nr_segments: number; id: bigint; sector_number: bigint; seg: Array<{ gref: number; first_sect: number; last_sect: number }> }): void => {
     const entry = new Uint8Array(BLKIF_RING_ENTRY_SIZE);
     entry.set(blkifRequest.encode({ handle: 0, ...r }));
@@ -211,5 +227,111 @@ describe('BlkifRing (blkback serving one ring)', () => {
     expect(t.responses()).toHaveLength(5);
     expect(t.notified()).toBe(1);
     expect(t.back.stats.maxBatch).toBe(5);
+  });
+});
+
+describe('BlkifRing with persistent grants', () => {
+  const seg = (gref: number) => [{ gref, first_sect: 0, last_sect: 7 }];
+  const rw = (operation: number, id: bigint, sector: bigint, gref: number) => ({ operation, nr_segments: 1, id, sector_number: sector, seg: seg(gref) });
+
+  it('maps a page once, writable, and reuses the mapping for later requests in either direction until stop()', () => {
+    const t = setup(new MemDisk(64), false, { persistent: true });
+    t.pages.get(8)!.bytes.fill(0x11);
+    t.request(rw(BLKIF_OP.BLKIF_OP_WRITE, 1n, 0n, 8));
+    t.request(rw(BLKIF_OP.BLKIF_OP_READ, 2n, 8n, 8)); // sector 8 is zeros: the page is written into
+    t.request(rw(BLKIF_OP.BLKIF_OP_READ, 3n, 0n, 9));
+    expect(t.responses().map((r) => r.status)).toEqual([BLKIF_RSP.BLKIF_RSP_OKAY, BLKIF_RSP.BLKIF_RSP_OKAY, BLKIF_RSP.BLKIF_RSP_OKAY]);
+    expect(t.disk.bytes[0]).toBe(0x11);
+    expect(t.pages.get(8)!.bytes.every((b) => b === 0)).toBe(true);
+    expect(t.pages.get(9)!.bytes.every((b) => b === 0x11)).toBe(true);
+    expect(t.grants.maps).toBe(2);
+    expect(t.grants.mapped).toBe(2); // kept
+    expect(t.back.persistentGrants).toBe(2);
+    expect(t.back.stats).toMatchObject({ grantMaps: 2, persistentGrants: 2, persistentHits: 1 });
+    t.back.stop();
+    expect(t.grants.mapped).toBe(0);
+    expect(t.back.stats.persistentGrants).toBe(0);
+  });
+
+  it('keeps at most maxPersistentGrants per ring and maps the rest per request', () => {
+    const t = setup(new MemDisk(64), false, { persistent: true, maxPersistentGrants: 2 });
+    t.request({ operation: BLKIF_OP.BLKIF_OP_WRITE, nr_segments: 3, id: 1n, sector_number: 0n, seg: [...seg(8), ...seg(9), ...seg(10)] });
+    expect(t.responses()[0]!.status).toBe(BLKIF_RSP.BLKIF_RSP_OKAY);
+    expect(t.back.persistentGrants).toBe(2);
+    expect(t.grants.mapped).toBe(2);
+    t.request(rw(BLKIF_OP.BLKIF_OP_WRITE, 2n, 0n, 10));
+    t.request(rw(BLKIF_OP.BLKIF_OP_WRITE, 3n, 0n, 8));
+    expect(t.responses().map((r) => r.status)).toEqual([BLKIF_RSP.BLKIF_RSP_OKAY, BLKIF_RSP.BLKIF_RSP_OKAY]);
+    expect(t.grants.maps).toBe(4); // 8, 9, 10 and 10 again; 8 was kept
+    expect(t.grants.mapped).toBe(2);
+    t.back.stop();
+    expect(t.grants.mapped).toBe(0);
+  });
+
+  it('a guest that revokes a kept grant, or regrants it read-only, gets error responses, and the ring goes on', () => {
+    const t = setup(new MemDisk(64), false, { persistent: true });
+    t.request(rw(BLKIF_OP.BLKIF_OP_READ, 1n, 0n, 8));
+    t.request(rw(BLKIF_OP.BLKIF_OP_READ, 2n, 0n, 9));
+    expect(t.responses().map((r) => r.status)).toEqual([BLKIF_RSP.BLKIF_RSP_OKAY, BLKIF_RSP.BLKIF_RSP_OKAY]);
+    expect(t.grants.mapped).toBe(2);
+    t.pages.delete(8); // revoked
+    const p9 = t.pages.get(9)!;
+    t.pages.set(9, { bytes: p9.bytes, readonly: true }); // regranted read-only
+    p9.bytes.fill(0x99);
+    t.request(rw(BLKIF_OP.BLKIF_OP_WRITE, 3n, 0n, 8)); // revoked: no mapping at all
+    t.request(rw(BLKIF_OP.BLKIF_OP_READ, 4n, 0n, 9)); // would write into a read-only page
+    t.request(rw(BLKIF_OP.BLKIF_OP_WRITE, 5n, 16n, 9)); // reading a read-only page is allowed, per request
+    t.request(rw(BLKIF_OP.BLKIF_OP_READ, 6n, 0n, 10)); // others unaffected
+    expect(t.responses().map((r) => [r.id, r.status])).toEqual([
+      [3n, BLKIF_RSP.BLKIF_RSP_ERROR],
+      [4n, BLKIF_RSP.BLKIF_RSP_ERROR],
+      [5n, BLKIF_RSP.BLKIF_RSP_OKAY],
+      [6n, BLKIF_RSP.BLKIF_RSP_OKAY],
+    ]);
+    expect(p9.bytes.every((b) => b === 0x99)).toBe(true); // never written after the regrant
+    expect(t.disk.bytes[16 * 512]).toBe(0x99);
+    expect(t.back.error).toBeNull();
+    expect(t.back.stats.persistentRevoked).toBe(2);
+    expect(t.back.persistentGrants).toBe(1); // ref 10
+    t.back.stop();
+    expect(t.grants.mapped).toBe(0);
+  });
+
+  it('a page granted read-only from the start is only ever read, per request', () => {
+    const t = setup(new MemDisk(64), false, { persistent: true });
+    t.pages.get(16)!.bytes.fill(0x16);
+    t.request(rw(BLKIF_OP.BLKIF_OP_WRITE, 1n, 0n, 16));
+    t.request(rw(BLKIF_OP.BLKIF_OP_READ, 2n, 8n, 16));
+    expect(t.responses().map((r) => r.status)).toEqual([BLKIF_RSP.BLKIF_RSP_OKAY, BLKIF_RSP.BLKIF_RSP_ERROR]);
+    expect(t.disk.bytes[0]).toBe(0x16);
+    expect(t.back.persistentGrants).toBe(0);
+    expect(t.grants.mapped).toBe(0);
+  });
+});
+
+describe('BlkifRing sharing the event loop', () => {
+  it('serves a bounded number of requests per turn and the rest after setImmediate, in order', async () => {
+    const t = setup(new MemDisk(64), false, { maxRequestsPerTurn: 4 });
+    for (let i = 0; i < 10; i++) t.request({ operation: BLKIF_OP.BLKIF_OP_FLUSH_DISKCACHE, nr_segments: 0, id: BigInt(i), sector_number: 0n, seg: [] });
+    expect(t.responses().map((r) => r.id)).toEqual([0n, 1n, 2n, 3n]);
+    t.back.kick(); // a notification meanwhile changes nothing: the continuation is due
+    expect(t.front.unconsumedResponses()).toBe(0);
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    const rest: bigint[] = [];
+    while (t.front.unconsumedResponses() > 0) rest.push(blkifResponse.decode(t.front.takeResponse()).id);
+    expect(rest).toEqual([4n, 5n, 6n, 7n, 8n, 9n]);
+    expect(t.disk.flushes).toBe(10);
+    expect(t.back.stats.yields).toBe(2);
+  });
+
+  it('bounds the bytes per turn too, and serves nothing once stopped', async () => {
+    const t = setup(new MemDisk(64), false, { maxBytesPerTurn: 8192 });
+    for (let i = 0; i < 4; i++) t.request({ operation: BLKIF_OP.BLKIF_OP_WRITE, nr_segments: 1, id: BigInt(i), sector_number: BigInt(i * 8), seg: [{ gref: 8, first_sect: 0, last_sect: 7 }] });
+    expect(t.responses().map((r) => r.id)).toEqual([0n, 1n]);
+    t.back.stop();
+    await new Promise((r) => setTimeout(r, 5));
+    expect(t.front.unconsumedResponses()).toBe(0);
+    expect(t.back.stats.writes).toBe(2);
   });
 });

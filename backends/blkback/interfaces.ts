@@ -9,6 +9,11 @@ export type GrantAccess = 'read' | 'write';
 export interface GrantMapping {
   readonly bytes: Uint8Array;
   unmap(): void;
+  /**
+   * Whether the guest's entry still grants this page as it was mapped (same frame, writable if
+   * mapped for writing). Asked before each reuse of a mapping kept across requests.
+   */
+  stillGranted(): boolean;
 }
 
 /** 'write' means the backend writes into the page (a read request, the shared ring). */

@@ -67,7 +67,7 @@ function guest() {
     map(ref) {
       if (ref <= 0 || ref >= 64) throw new Error(`ref ${ref} not granted`);
       live.add(ref);
-      return { bytes: page(ref), unmap: () => void live.delete(ref) };
+      return { bytes: page(ref), unmap: () => void live.delete(ref), stillGranted: () => live.has(ref) };
     },
   };
   return { memory, page, live, grants };

@@ -7,8 +7,8 @@
 //   detach (hot-unplug, the toolstack asks): state Closing; the frontend lets go of the disk and
 //                 goes Closed, or, while the guest still has it open, stays Closing (Linux's
 //                 blkfront refuses with "Device in use")
-// Multi-page rings (max-ring-page-order 4), up to 4 queues, indirect segments and discard; no
-// persistent grants yet (feature-persistent 0: the frontend then grants per request).
+// Multi-page rings (max-ring-page-order 4), up to 4 queues, persistent grants (feature-persistent
+// 1, used when the frontend writes feature-persistent 1 too), indirect segments and discard.
 import { XenbusState, parseXenbusState, parseXenbusUnsigned } from '../../ring-buffer/xenbus.ts';
 import { BlkifRing, emptyStats, type BlkStats } from './blkif-ring.ts';
 import type { BindEventChannel, BlockStorage, EventChannel, GrantMapper, GrantMapping, XenstoreAccess } from './interfaces.ts';
@@ -21,9 +21,9 @@ const MAX_QUEUES = 4;
 const PAGE_SIZE = 4096;
 
 interface Queue {
-  readonly pages: GrantMapping[];
-  channel: EventChannel | null;
-  ring: BlkifRing;
+  readonly pages: readonly GrantMapping[];
+  readonly channel: EventChannel;
+  readonly ring: BlkifRing;
 }
 
 /** The only ABI offered (io/protocols.h XEN_IO_PROTO_ABI_X86_64). */
@@ -83,7 +83,7 @@ export class VbdBackend {
       await w('discard-secure', 0);
     }
     await w('feature-max-indirect-segments', MAX_INDIRECT_SEGMENTS);
-    await w('feature-persistent', 0);
+    await w('feature-persistent', 1);
     await w('max-ring-page-order', MAX_RING_PAGE_ORDER);
     await w('multi-queue-max-queues', MAX_QUEUES);
     await this.setState(XenbusState.XenbusStateInitWait);
@@ -163,15 +163,18 @@ export class VbdBackend {
       return;
     }
     const discard = !this.o.storage.readOnly && this.o.discard === true;
+    // Persistent grants only when both ends said so (Linux: feature_persistent && the frontend's).
+    const persistent = (await optional('feature-persistent', 0)) === 1;
     for (let q = 0; q < queues; q++) {
       const dir = queues === 1 ? '' : `queue-${q}/`;
       const refs: number[] = [];
       if (order === 0) refs.push(await num(`${dir}ring-ref`));
       else for (let i = 0; i < 2 ** order; i++) refs.push(await num(`${dir}ring-ref${i}`));
       const port = await num(`${dir}event-channel`);
-      const queue = await this.connectQueue(refs, port, discard);
+      const queue = await this.connectQueue(refs, port, discard, persistent);
       this.queues.push(queue);
     }
+    this.log(`connected: ${queues} queue(s) of 2^${order}-page rings, persistent grants ${persistent ? 'on' : 'off'}`);
     await this.setState(XenbusState.XenbusStateConnected);
     // Requests may already be waiting.
     for (const q of this.queues) q.ring.kick();
@@ -182,21 +185,23 @@ export class VbdBackend {
    * ring must be contiguous in the guest (Linux allocates it so); each page is still mapped and
    * checked on its own, and the ring is the view over exactly those pages.
    */
-  private async connectQueue(refs: readonly number[], port: number, discard: boolean): Promise<Queue> {
+  private async connectQueue(refs: readonly number[], port: number, discard: boolean, persistent: boolean): Promise<Queue> {
     const pages: GrantMapping[] = [];
-    const queue: Queue = { pages, channel: null, ring: null as unknown as BlkifRing };
+    let ring: BlkifRing | null = null;
+    let channel: EventChannel | null = null;
     try {
       for (const ref of refs) pages.push(this.o.grants.map(ref, 'write'));
       const first = pages[0]!.bytes;
       const contiguous = pages.every((m, i) => m.bytes.buffer === first.buffer && m.bytes.byteOffset === first.byteOffset + i * PAGE_SIZE && m.bytes.byteLength === PAGE_SIZE);
       if (!contiguous) throw new Error(`the ${refs.length} ring pages are not consecutive guest pages`);
       const view = new Uint8Array(first.buffer, first.byteOffset, refs.length * PAGE_SIZE);
-      queue.channel = await this.o.bindEventChannel(port, () => queue.ring.kick());
-      const channel = queue.channel;
-      queue.ring = new BlkifRing(view, this.o.storage, this.o.grants, () => channel.notify(), this.stats, (line) => this.log(line), discard);
-      return queue;
+      const r = new BlkifRing(view, { storage: this.o.storage, grants: this.o.grants, notify: () => channel?.notify(), stats: this.stats, log: (line) => this.log(line), discard, persistent });
+      ring = r;
+      channel = await this.o.bindEventChannel(port, () => r.kick());
+      return { pages, channel, ring: r };
     } catch (err) {
-      queue.channel?.close();
+      ring?.stop();
+      channel?.close();
       for (const m of pages) m.unmap();
       throw err;
     }
@@ -204,7 +209,9 @@ export class VbdBackend {
 
   private disconnect(): void {
     for (const q of this.queues.splice(0)) {
-      q.channel?.close();
+      // The ring first: it stops serving and unmaps its persistent grants.
+      q.ring.stop();
+      q.channel.close();
       for (const m of q.pages) m.unmap();
     }
   }
