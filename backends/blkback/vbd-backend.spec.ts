@@ -171,6 +171,10 @@ describe('VbdBackend (the xenbus side of blkback)', () => {
       ['ring pages that are not consecutive', { 'ring-page-order': '1', 'ring-ref0': '4', 'ring-ref1': '9', 'event-channel': '20' }],
       ['a ring ref not granted', { 'ring-ref': '99', 'event-channel': '20' }],
       ['garbage', { 'ring-ref': 'x4', 'event-channel': '20' }],
+      ['no queues', { 'multi-queue-num-queues': '0', 'ring-ref': '4', 'event-channel': '20' }],
+      ['a ring-page-order that is not a number', { 'ring-page-order': '-1', 'ring-ref': '4', 'event-channel': '20' }],
+      ['two queues on one event channel', { 'multi-queue-num-queues': '2', 'queue-0/ring-ref': '4', 'queue-0/event-channel': '20', 'queue-1/ring-ref': '5', 'queue-1/event-channel': '20' }],
+      ['a queue missing its ring', { 'multi-queue-num-queues': '2', 'queue-0/ring-ref': '4', 'queue-0/event-channel': '20', 'queue-1/event-channel': '21' }],
     ];
     for (const [what, nodes] of cases) {
       const t = setup();

@@ -165,12 +165,16 @@ export class VbdBackend {
     const discard = !this.o.storage.readOnly && this.o.discard === true;
     // Persistent grants only when both ends said so (Linux: feature_persistent && the frontend's).
     const persistent = (await optional('feature-persistent', 0)) === 1;
+    const ports = new Set<number>();
     for (let q = 0; q < queues; q++) {
       const dir = queues === 1 ? '' : `queue-${q}/`;
       const refs: number[] = [];
       if (order === 0) refs.push(await num(`${dir}ring-ref`));
       else for (let i = 0; i < 2 ** order; i++) refs.push(await num(`${dir}ring-ref${i}`));
       const port = await num(`${dir}event-channel`);
+      // Xen binds an unbound port once (EVTCHNOP_bind_interdomain): two queues cannot share one.
+      if (ports.has(port)) throw new Error(`queue ${q}: event channel ${port} is already another queue's`);
+      ports.add(port);
       const queue = await this.connectQueue(refs, port, discard, persistent);
       this.queues.push(queue);
     }
