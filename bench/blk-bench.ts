@@ -21,6 +21,8 @@ import { loadXlCfgFile } from '../cli/xl-cfg/index.ts';
 import type { BlockDeviceStats } from '../dom0/control/commands.ts';
 import { runPaths } from '../dom0/daemon/run-dir.ts';
 import { startXltsd } from '../dom0/daemon/xltsd.ts';
+import { QEMU_BINARY } from '../lab/run-in-lab.ts';
+import { findOnPath } from '../lab/tools.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const MiB = 1024 * 1024;
@@ -33,6 +35,10 @@ const RAND_DEPTH = 16;
 export interface BlkBenchOptions {
   readonly out: NodeJS.WritableStream;
   readonly rounds?: number;
+  /** 'host': this machine only; 'lab': the KVM lab only; 'both' (default): the lab too when QEMU is installed. */
+  readonly where?: 'host' | 'lab' | 'both';
+  /** This process is in the lab already: run the lab's rounds here (internal). */
+  readonly inside?: boolean;
 }
 
 interface Figures {
@@ -262,5 +268,20 @@ async function hostSection(o: BlkBenchOptions, rounds: number): Promise<void> {
 }
 
 export async function runBlkBench(o: BlkBenchOptions): Promise<void> {
-  await hostSection(o, o.rounds ?? 3);
+  const rounds = o.rounds ?? 3;
+  if (o.inside === true) {
+    const { blkLabInside } = await import('./blk-lab-bench.ts');
+    await blkLabInside(o.out, rounds);
+    return;
+  }
+  const where = o.where ?? 'both';
+  if (where !== 'lab') await hostSection(o, rounds);
+  if (where === 'host') return;
+  if (findOnPath(QEMU_BINARY) === undefined) {
+    if (where === 'lab') throw new Error(`${QEMU_BINARY} is not installed: the KVM lab needs it (npm run setup)`);
+    o.out.write(`\nKVM lab section skipped: ${QEMU_BINARY} is not installed.\n`);
+    return;
+  }
+  const { runBlkLabSection } = await import('./blk-lab-bench.ts');
+  await runBlkLabSection(o.out, rounds);
 }

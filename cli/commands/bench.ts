@@ -13,9 +13,10 @@ export function registerBench(program: Command): void {
     .argument('[name]', 'which benchmark: ring, hypercall (shim round trips, host and KVM lab), kvm-exit (KVM exit paths), boot (Linux boot vs QEMU+KVM, in the lab), xenstore (XenStore ops/s), domain (create/shutdown through xltsd), blk (PV disk vs the host on the same image)', 'ring')
     .option('--requests <n>', 'round trips (ring), iterations (hypercall) or exits (kvm-exit) per configuration and run', positiveInt)
     .option('--repeat <n>', 'runs of each configuration', positiveInt)
-    .option('--here', 'hypercall: only on this machine, not also in the KVM lab')
-    .option('--inside', 'boot: this is the lab already (internal)')
-    .action(async (name: string, opts: { requests?: number; repeat?: number; here?: boolean; inside?: boolean }) => {
+    .option('--here', 'hypercall, blk: only on this machine, not also in the KVM lab')
+    .option('--lab', 'blk: only the KVM lab section')
+    .option('--inside', 'boot, blk: this is the lab already (internal)')
+    .action(async (name: string, opts: { requests?: number; repeat?: number; here?: boolean; lab?: boolean; inside?: boolean }) => {
       const repeat = opts.repeat === undefined ? {} : { repeat: opts.repeat };
       if (name === 'ring') {
         const { runRingBench } = await import('../../bench/ring-bench.ts');
@@ -37,7 +38,8 @@ export function registerBench(program: Command): void {
         await runDomainBench({ out: process.stdout, ...(opts.repeat === undefined ? {} : { runs: opts.repeat }) });
       } else if (name === 'blk') {
         const { runBlkBench } = await import('../../bench/blk-bench.ts');
-        await runBlkBench({ out: process.stdout, ...(opts.repeat === undefined ? {} : { rounds: opts.repeat }) });
+        const where = opts.here ? 'host' : opts.lab ? 'lab' : 'both';
+        await runBlkBench({ out: process.stdout, where, ...(opts.repeat === undefined ? {} : { rounds: opts.repeat }), ...(opts.inside ? { inside: true } : {}) });
       } else {
         throw new Error(`unknown benchmark '${name}' (known: ring, hypercall, kvm-exit, boot, xenstore, domain, blk)`);
       }
