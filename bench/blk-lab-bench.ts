@@ -59,6 +59,8 @@ interface Sample {
   readonly requests: number;
   /** KVM exits of the VM, or null where L1's debugfs is not readable. */
   readonly exits: number | null;
+  /** The VM's exit counters by kind (debugfs files *_exits, hypercalls), over the run. */
+  readonly kinds: Record<string, number>;
   /** blkback's counters over the run (PV only). */
   readonly blk: BlockDeviceStats | null;
 }
@@ -172,6 +174,22 @@ function readExits(dir: string | null): number | null {
   }
 }
 
+/** The VM's counters of exits by kind (KVM sums its vCPUs' into the VM's directory). */
+function readExitKinds(dir: string | null): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (dir === null) return out;
+  try {
+    for (const f of fs.readdirSync(path.join(KVM_DEBUGFS, dir))) {
+      if (!/_exits$|^hypercalls$/.test(f)) continue;
+      const v = Number(fs.readFileSync(path.join(KVM_DEBUGFS, dir, f), 'utf8').trim());
+      if (Number.isFinite(v)) out[f] = v;
+    }
+  } catch {
+    // no debugfs: no breakdown
+  }
+  return out;
+}
+
 /** The shell functions the workloads run under; $D is the disk. */
 function guestPrelude(device: string): string[] {
   return [
@@ -271,14 +289,16 @@ async function runWorkloads(e: Engine): Promise<Round> {
     s.send(`run ${w.key} ${w.cmd}`);
     await s.expect(new RegExp(`BEGIN-${w.key}\\b`), 120_000);
     const x0 = readExits(e.kvmDir);
+    const k0 = readExitKinds(e.kvmDir);
     const b0 = await e.stats();
     s.send('go');
     const m = await s.expect(new RegExp(`END-${w.key} (\\d+) (\\d+) (\\d+) (\\d+) (\\d+) (\\d+)\\r?\\n`), 900_000);
     const x1 = readExits(e.kvmDir);
+    const k1 = readExitKinds(e.kvmDir);
     const b1 = await e.stats();
     const [us, status, r0, w0, r1, w1] = m.slice(1).map(Number) as [number, number, number, number, number, number];
     if (status !== 0) throw new Error(`${e.name}: '${w.cmd}' failed with status ${status}`);
-    round[w.key] = { us, requests: r1 - r0 + (w1 - w0), exits: x0 === null || x1 === null ? null : x1 - x0, blk: diffStats(b0, b1) };
+    round[w.key] = { us, requests: r1 - r0 + (w1 - w0), exits: x0 === null || x1 === null ? null : x1 - x0, kinds: Object.fromEntries(Object.entries(k1).map(([k, v]) => [k, v - (k0[k] ?? 0)])), blk: diffStats(b0, b1) };
   }
   await s.sync();
   return round as Round;
@@ -327,6 +347,7 @@ function blkLabTable(samples: Record<EngineName, Round[]>, rounds: number, kvm: 
     us: median(samples[e].map((r) => r.noop.us)),
     requests: 0,
     exits: samples[e].some((r) => r.noop.exits === null) ? null : median(samples[e].map((r) => r.noop.exits!)),
+    kinds: {},
     blk: null,
   });
   // Each figure per round, the no-op's time and exits taken off, then the median over rounds.
@@ -366,8 +387,22 @@ function blkLabTable(samples: Record<EngineName, Round[]>, rounds: number, kvm: 
   const blk = WORKLOADS.filter((w) => w.key !== 'noop').map((w) => {
     const b = samples.pv.at(-1)?.[w.key].blk ?? null;
     if (b === null) return `${w.key} n/a`;
-    return `${w.key} ${b.requests} req, ${(b.requests / Math.max(1, b.notifications_in)).toFixed(2)} per notification in, ${b.notifications_out} notifications out, ${b.indirect} indirect, largest batch ${b.max_batch}`;
+    return `${w.key} ${b.requests} req, ${(b.requests / Math.max(1, b.notifications_in)).toFixed(2)} per notification in, ${b.notifications_out} notifications out, ${b.indirect} indirect (largest batch since connect ${b.max_batch})`;
   });
+  // Where the exits of a 4 KiB request go, kind by kind (no-op's taken off), last round.
+  const kinds = (e: EngineName, k: WorkloadKey): string => {
+    const last = samples[e].at(-1);
+    if (last === undefined || Object.keys(last[k].kinds).length === 0) return 'n/a';
+    const n = Math.max(1, last[k].requests);
+    return Object.entries(last[k].kinds)
+      .map(([name, v]): [string, number] => [name, (v - (last.noop.kinds[name] ?? 0)) / n])
+      .filter(([, v]) => v >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, v]) => `${name} ${v.toFixed(1)}`)
+      .join(', ');
+  };
+  lines.push(`KVM exits per request by kind, 4 KiB read, last round: PV ${kinds('pv', 'r4k')}; QEMU ${kinds('qemu', 'r4k')}.`);
+  lines.push(`  sequential 1 MiB read: PV ${kinds('pv', 'seqr')}; QEMU ${kinds('qemu', 'seqr')}.`);
   lines.push(`blkback counters over each workload of the last PV round (xlts block-list): ${blk.join('; ')}.`);
   const n = (e: EngineName): string => {
     const s = noop(e);
